@@ -1,0 +1,69 @@
+"""The listing cache: run commit id → summary, kept in ``.git/gitml/index.json``.
+
+Derived data only: safe to delete, rebuilt incrementally by comparing each run ref's
+commit id with the cached ones, never pushed, never the source of truth.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from typing import Any
+
+from .record import RUN_REF, RunRecord
+from .store import Store
+
+CACHE_FORMAT = 1
+
+
+def _path(store: Store) -> str:
+    return os.path.join(store.gitml_dir, "index.json")
+
+
+def _read(store: Store) -> dict[str, Any]:
+    try:
+        with open(_path(store), encoding="utf-8") as f:
+            data = json.load(f)
+        if data.get("format") == CACHE_FORMAT and isinstance(data.get("runs"), dict):
+            return data["runs"]  # type: ignore[no-any-return]
+    except (OSError, ValueError, AttributeError):
+        pass  # missing or corrupt: rebuilt below
+    return {}
+
+
+def _write(store: Store, runs: dict[str, Any]) -> None:
+    directory = store.gitml_dir
+    fd, tmp = tempfile.mkstemp(prefix=".index-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump({"format": CACHE_FORMAT, "runs": runs}, f, separators=(",", ":"),
+                      allow_nan=True)  # fmt: skip
+        os.replace(tmp, _path(store))
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def summaries(store: Store) -> list[dict[str, Any]]:
+    """The summary of every run ref, from the cache where the commit id matches."""
+    refs = store.list_refs(RUN_REF)
+    cached = _read(store)
+    fresh: dict[str, Any] = {}
+    missing = False
+    out = []
+    for ref, commit in refs.items():
+        summary = cached.get(commit)
+        if summary is None:
+            missing = True
+            try:
+                summary = RunRecord.load(store, commit).summary()
+            except (KeyError, ValueError, TypeError):
+                continue  # a ref to something that is not a run commit: skip it
+        fresh[commit] = summary
+        out.append(summary)
+    if missing or len(fresh) != len(cached):
+        _write(store, fresh)
+    return out

@@ -1,0 +1,68 @@
+"""Everything about one run, as a plain dict (what ``gitml show`` prints)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import runs, yamlio
+from .record import parse_iso
+from .store import MODE_TREE, Store, parse_lfs_pointer
+
+
+def describe(store: Store, run: str, log_lines: int | None = 20) -> dict[str, Any]:
+    """Identity, status, source, params, metric summaries, tags, artifacts, models, log tail."""
+    rec = runs.load(store, runs.resolve(store, run))
+    info = dict(rec.info)
+    summary = rec.summary()
+    info["stale"] = runs.is_stale(summary)
+    info["commit"] = rec.commit
+    start, end = parse_iso(info.get("start_time")), parse_iso(info.get("end_time"))
+    info["duration"] = format_duration((end - start) / 1000) if start and end else None
+    info["params"] = rec.params
+    info["metrics"] = rec.metrics
+    info["tags"] = rec.tags
+    tree = store.commit_tree(rec.commit)  # type: ignore[arg-type]
+    info["artifacts"] = files_with_sizes(store, tree, "artifacts")
+    info["models"] = []
+    models = store.lookup(tree, "models")
+    if models and models[0] == MODE_TREE:
+        for name, (mode, sha) in sorted(store.read_tree(models[1]).items()):
+            if mode != MODE_TREE:
+                continue
+            manifest = store.blob_at(sha, "MLmodel")
+            flavors = sorted((yamlio.loads(manifest) or {}).get("flavors", {})) if manifest else []
+            info["models"].append({"name": name, "flavors": flavors, "uri": f"runs:/{rec.run_id}/{name}"})
+    log = store.blob_at(tree, "output.log")
+    info["log"] = None
+    if log is not None:
+        text = log.decode(errors="replace")
+        lines = text.splitlines()
+        if log_lines is not None and len(lines) > log_lines:
+            info["log_cut"] = f"last {log_lines} of {len(lines)} lines; --log for all"
+            text = "\n".join(lines[-log_lines:])
+        info["log"] = text
+    return info
+
+
+def files_with_sizes(store: Store, tree: str, top: str) -> list[dict[str, Any]]:
+    found = store.lookup(tree, top)
+    if not found or found[0] != MODE_TREE:
+        return []
+    out = []
+    for path, _mode, sha in store.walk_tree(found[1]):
+        data = store.read_blob(sha)
+        pointer = parse_lfs_pointer(data)
+        out.append({"path": path, "size": pointer[1] if pointer else len(data), "lfs": bool(pointer)})
+    return out
+
+
+def format_duration(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, sec = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{sec:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"

@@ -1,0 +1,635 @@
+"""The repository: git objects, trees, commits, compare-and-swap ref updates, snapshots.
+
+This is the only module that uses dulwich for local work. Everything above it speaks
+in hex object ids (``str``), slash-separated paths and plain dicts.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import stat
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from dulwich.errors import NotGitRepository
+from dulwich.file import FileLocked
+from dulwich.objects import Blob, Commit, Tree
+from dulwich.refs import DiskRefsContainer
+from dulwich.repo import Repo
+
+from .errors import NotARepository, StoreError
+
+MODE_FILE = 0o100644
+MODE_EXEC = 0o100755
+MODE_LINK = 0o120000
+MODE_TREE = 0o040000
+MODE_GITLINK = 0o160000
+
+LOCK_TIMEOUT = 30.0  # seconds to wait for a busy ref lock before giving up
+DEFAULT_SNAPSHOT_MAX_FILE = 1 << 20  # untracked files above this size are skipped
+
+
+@dataclass
+class Snapshot:
+    """The workspace as a tree: ``tree`` is its id, ``dirty`` whether it differs from HEAD."""
+
+    tree: str
+    dirty: bool
+    skipped: list[str] = field(default_factory=list)
+
+
+class Store:
+    """A git repository opened for gitml: its work tree root and its object and ref stores."""
+
+    def __init__(self, root: str | None, gitdir: str):
+        self.root = root
+        self.gitdir = gitdir
+        try:
+            self.repo = Repo(gitdir if root is None else root)
+        except NotGitRepository as exc:  # pragma: no cover - discover checked it
+            raise NotARepository(f"{gitdir} is not a git repository; run `git init` first") from exc
+        self.commondir = self.repo.commondir()
+        self.objects = self.repo.object_store
+        # A refs container of our own without a reflog writer: superseded run versions
+        # must become unreachable (DESIGN: "No reflog is written for run refs").
+        self.refs = DiskRefsContainer(self.commondir, logger=None)
+        self._packed: tuple[float, dict[str, str]] | None = None
+        self._identity: bytes | None = None
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def discover(cls, path: str | None = None) -> Store:
+        """Open the repository containing ``path`` (default: ``$GITML_DIR`` or the cwd)."""
+        start = os.path.abspath(path or os.environ.get("GITML_DIR") or os.getcwd())
+        here = start
+        while True:
+            dotgit = os.path.join(here, ".git")
+            if os.path.isdir(dotgit):
+                return cls(here, dotgit)
+            if os.path.isfile(dotgit):  # a linked worktree or a submodule
+                with open(dotgit) as f:
+                    line = f.read().strip()
+                if line.startswith("gitdir:"):
+                    gitdir = os.path.normpath(os.path.join(here, line[7:].strip()))
+                    return cls(here, gitdir)
+            if _is_bare(here):
+                return cls(None, here)
+            parent = os.path.dirname(here)
+            if parent == here:
+                raise NotARepository(
+                    f"not a git repository (or any parent up to /): {start}; "
+                    "run `git init` there first, or cd into your project"
+                )
+            here = parent
+
+    @property
+    def gitml_dir(self) -> str:
+        """``.git/gitml``: local, derived data (caches); never pushed."""
+        path = os.path.join(self.commondir, "gitml")
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    def config(self) -> Any:
+        return self.repo.get_config_stack()
+
+    def config_get(self, section: str, name: str, subsection: str | None = None) -> str | None:
+        key: tuple[bytes, ...] = (
+            (section.encode(),) if subsection is None else (section.encode(), subsection.encode())
+        )
+        try:
+            value = self.config().get(key, name.encode())
+        except KeyError:
+            return None
+        return value.decode() if isinstance(value, bytes) else value
+
+    # ------------------------------------------------------------------ objects
+    def add_object(self, obj: Any) -> str:
+        """Write an object (idempotent; a concurrent writer of the same object is success)."""
+        delay = 0.001
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        while True:
+            try:
+                self.objects.add_object(obj)
+                return obj.id.decode()
+            except FileLocked:
+                if obj.id in self.objects:
+                    return obj.id.decode()
+                if time.monotonic() > deadline:
+                    raise StoreError(f"object {obj.id.decode()} stays locked") from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+
+    def add_blob(self, data: bytes) -> str:
+        return self.add_object(Blob.from_string(data))
+
+    def add_tree(self, entries: dict[str, tuple[int, str]]) -> str:
+        tree = Tree()
+        for name, (mode, sha) in entries.items():
+            tree.add(name.encode(), mode, sha.encode())
+        return self.add_object(tree)
+
+    def add_commit(
+        self,
+        tree: str,
+        parents: list[str],
+        message: str,
+        author_time: float,
+        commit_time: float,
+        identity: bytes | None = None,
+    ) -> str:
+        c = Commit()
+        c.tree = tree.encode()
+        c.parents = [p.encode() for p in parents]
+        c.author = c.committer = identity or self.identity()
+        c.author_time = int(author_time)
+        c.commit_time = int(commit_time)
+        c.author_timezone = c.commit_timezone = 0
+        c.encoding = b"UTF-8"
+        c.message = message.encode()
+        return self.add_object(c)
+
+    def has(self, sha: str) -> bool:
+        return sha.encode() in self.objects
+
+    def read(self, sha: str) -> Any:
+        return self.objects[sha.encode()]
+
+    def read_blob(self, sha: str) -> bytes:
+        return self.objects[sha.encode()].as_raw_string()
+
+    def read_tree(self, sha: str) -> dict[str, tuple[int, str]]:
+        tree = self.objects[sha.encode()]
+        return {e.path.decode(): (e.mode, e.sha.decode()) for e in tree.iteritems()}
+
+    def commit_tree(self, commit: str) -> str:
+        return self.objects[commit.encode()].tree.decode()
+
+    def commit_info(self, commit: str) -> Any:
+        return self.objects[commit.encode()]
+
+    def lookup(self, tree: str, path: str) -> tuple[int, str] | None:
+        """(mode, id) of ``path`` inside ``tree``, or None."""
+        mode, sha = MODE_TREE, tree
+        for part in path.strip("/").split("/") if path.strip("/") else []:
+            if mode != MODE_TREE:
+                return None
+            entries = self.objects[sha.encode()]
+            try:
+                m, s = entries[part.encode()]
+            except KeyError:
+                return None
+            mode, sha = m, s.decode()
+        return mode, sha
+
+    def blob_at(self, tree: str, path: str) -> bytes | None:
+        found = self.lookup(tree, path)
+        if found is None or found[0] == MODE_TREE:
+            return None
+        return self.read_blob(found[1])
+
+    def walk_tree(self, tree: str, prefix: str = "") -> Iterator[tuple[str, int, str]]:
+        """Yield (path, mode, id) for every file below ``tree``."""
+        for name, (mode, sha) in sorted(self.read_tree(tree).items()):
+            path = f"{prefix}{name}"
+            if mode == MODE_TREE:
+                yield from self.walk_tree(sha, path + "/")
+            else:
+                yield path, mode, sha
+
+    def build_tree(self, files: Iterable[tuple[str, int, str]]) -> str:
+        """Write the nested trees for a flat list of (path, mode, id) and return the root id."""
+        root: dict[str, Any] = {}
+        for path, mode, sha in files:
+            node = root
+            parts = path.split("/")
+            for part in parts[:-1]:
+                node = node.setdefault(part, {})
+            node[parts[-1]] = (mode, sha)
+        return self._write_nested(root)
+
+    def _write_nested(self, node: dict[str, Any]) -> str:
+        entries = {}
+        for name, value in node.items():
+            if isinstance(value, dict):
+                entries[name] = (MODE_TREE, self._write_nested(value))
+            else:
+                entries[name] = value
+        return self.add_tree(entries)
+
+    # ------------------------------------------------------------------ refs
+    def get_ref(self, name: str) -> str | None:
+        path = os.path.join(self.commondir, name)
+        try:
+            with open(path, "rb") as f:
+                value = f.read().strip()
+            if value.startswith(b"ref: "):
+                target = self.refs.follow(name.encode())[1]
+                return target.decode() if target else None
+            return value.decode() if value else None
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return self._packed_refs().get(name)
+
+    def list_refs(self, prefix: str) -> dict[str, str]:
+        """All refs below ``prefix`` (e.g. ``refs/gitml/runs/``) → commit id. Fast: no dulwich."""
+        result = {k: v for k, v in self._packed_refs().items() if k.startswith(prefix)}
+        base = os.path.join(self.commondir, prefix)
+        for dirpath, _dirs, files in os.walk(base):
+            for fname in files:
+                if fname.endswith(".lock"):
+                    continue
+                full = os.path.join(dirpath, fname)
+                try:
+                    with open(full, "rb") as f:
+                        value = f.read().strip().decode()
+                except OSError:
+                    continue
+                if len(value) == 40:
+                    result[os.path.relpath(full, self.commondir).replace(os.sep, "/")] = value
+        return result
+
+    def _packed_refs(self) -> dict[str, str]:
+        path = os.path.join(self.commondir, "packed-refs")
+        try:
+            mtime = os.stat(path).st_mtime_ns
+        except FileNotFoundError:
+            return {}
+        if self._packed and self._packed[0] == mtime:
+            return self._packed[1]
+        refs: dict[str, str] = {}
+        with open(path, "rb") as f:
+            for line in f:
+                if line.startswith((b"#", b"^")):
+                    continue
+                parts = line.strip().split(b" ", 1)
+                if len(parts) == 2:
+                    refs[parts[1].decode()] = parts[0].decode()
+        self._packed = (mtime, refs)
+        return refs
+
+    def cas_ref(self, name: str, old: str | None, new: str) -> bool:
+        """Move ``name`` from ``old`` (None: must not exist) to ``new``; False if it moved."""
+
+        def attempt() -> bool:
+            if old is None:
+                return bool(self.refs.add_if_new(name.encode(), new.encode()))
+            return bool(self.refs.set_if_equals(name.encode(), old.encode(), new.encode()))
+
+        return self._locked(name, attempt)
+
+    def delete_ref(self, name: str, old: str | None = None) -> bool:
+        return self._locked(
+            name,
+            lambda: bool(self.refs.remove_if_equals(name.encode(), old.encode() if old else None)),
+        )
+
+    def _locked(self, name: str, attempt: Any) -> bool:
+        delay = 0.002
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        while True:
+            try:
+                return bool(attempt())
+            except FileLocked:
+                if time.monotonic() > deadline:
+                    lock = os.path.join(self.commondir, name) + ".lock"
+                    raise StoreError(
+                        f"ref {name} stayed locked for {LOCK_TIMEOUT:.0f} s; if no git or gitml "
+                        f"process is running, remove {lock}"
+                    ) from None
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 0.1)
+
+    # ------------------------------------------------------------------ identity & HEAD
+    def identity(self) -> bytes:
+        """The user's git identity ``Name <email>`` (git config, environment, or login@host)."""
+        if self._identity is None:
+            name = os.environ.get("GIT_AUTHOR_NAME") or self.config_get("user", "name")
+            email = os.environ.get("GIT_AUTHOR_EMAIL") or self.config_get("user", "email")
+            user = _login()
+            self._identity = f"{name or user} <{email or user + '@' + socket.gethostname()}>".encode()
+        return self._identity
+
+    def head(self) -> tuple[str | None, str | None]:
+        """(commit id or None on an unborn branch, branch name or None when detached)."""
+        try:
+            with open(os.path.join(self.gitdir, "HEAD"), "rb") as f:
+                value = f.read().strip().decode()
+        except FileNotFoundError:
+            return None, None
+        if value.startswith("ref: "):
+            ref = value[5:]
+            branch = ref[len("refs/heads/") :] if ref.startswith("refs/heads/") else ref
+            return self.get_ref(ref), branch
+        return value or None, None
+
+    def remote_url(self, branch: str | None) -> str | None:
+        """URL of the branch's remote (or ``origin``), credentials stripped."""
+        remote = self.config_get("branch", "remote", branch) if branch else None
+        for name in (remote, "origin"):
+            if name:
+                url = self.config_get("remote", "url", name)
+                if url:
+                    return strip_credentials(url)
+        return None
+
+    # ------------------------------------------------------------------ workspace snapshot
+    def snapshot(self, max_file: int | None = None) -> Snapshot:
+        """The workspace as a tree, written without touching the index, HEAD or files.
+
+        Tracked files as they are on disk (deleted ones left out), plus untracked,
+        not-ignored files up to ``max_file`` bytes each (larger ones listed in ``skipped``).
+        """
+        if self.root is None:
+            raise NotARepository("a bare repository has no workspace to snapshot")
+        if max_file is None:
+            max_file = int(os.environ.get("GITML_SNAPSHOT_MAX_FILE", DEFAULT_SNAPSHOT_MAX_FILE))
+        head, _ = self.head()
+        head_tree = self.commit_tree(head) if head else None
+        index = self.repo.open_index()
+        index_path = os.fsencode(self.repo.index_path())
+        try:
+            index_mtime = os.stat(index_path).st_mtime_ns
+        except FileNotFoundError:
+            index_mtime = 0
+        root = os.fsencode(self.root)
+        files: list[tuple[str, int, str]] = []
+        tracked: set[bytes] = set()
+        changed = False
+        for path, entry in index.items():
+            tracked.add(path)
+            if getattr(entry, "sha", None) is None:  # a conflicted entry: take the file on disk
+                entry = None
+            elif entry.mode == MODE_GITLINK:  # a submodule: keep its recorded commit
+                files.append((path.decode(), MODE_GITLINK, entry.sha.decode()))
+                continue
+            full = os.path.join(root, path)
+            try:
+                st = os.lstat(full)
+            except (FileNotFoundError, NotADirectoryError):
+                changed = True  # deleted in the workspace
+                continue
+            mode = _mode_of(st)
+            if mode is None:
+                continue
+            if entry is not None and _fresh(entry, st, mode, index_mtime):
+                files.append((path.decode(), mode, entry.sha.decode()))
+                continue
+            sha_hex = self.add_blob(_read_content(full, st))
+            if entry is None or sha_hex != entry.sha.decode() or mode != entry.mode:
+                changed = True
+            files.append((path.decode(), mode, sha_hex))
+        skipped: list[str] = []
+        for rel, full, st in self._untracked(root, tracked):
+            if st.st_size > max_file:
+                skipped.append(rel)
+                continue
+            mode = _mode_of(st)
+            if mode is None:
+                continue
+            files.append((rel, mode, self.add_blob(_read_content(full, st))))
+            changed = True
+        if not changed and head_tree and not index_differs(index, self, head_tree):
+            return Snapshot(head_tree, False, skipped)
+        tree = self.build_tree(files) if files else self.add_tree({})
+        return Snapshot(tree, tree != head_tree if head_tree else bool(files), sorted(skipped))
+
+    def _untracked(self, root: bytes, tracked: set[bytes]) -> Iterator[tuple[str, bytes, os.stat_result]]:
+        from dulwich.ignore import IgnoreFilterManager
+
+        ignore = IgnoreFilterManager.from_repo(self.repo)
+        tracked_dirs = {b""}
+        for p in tracked:
+            while b"/" in p:
+                p = p.rsplit(b"/", 1)[0]
+                if p in tracked_dirs:
+                    break
+                tracked_dirs.add(p)
+        stack = [b""]
+        while stack:
+            rel_dir = stack.pop()
+            try:
+                entries = list(os.scandir(os.path.join(root, rel_dir) if rel_dir else root))
+            except OSError:
+                continue
+            for de in entries:
+                name = de.name
+                rel = rel_dir + b"/" + name if rel_dir else name
+                if de.is_dir(follow_symlinks=False):
+                    if rel == b".git" or name == b".git":
+                        continue
+                    if rel not in tracked_dirs:
+                        if ignore.is_ignored(rel.decode(errors="surrogateescape") + "/"):
+                            continue
+                        if os.path.exists(os.path.join(de.path, b".git")):
+                            continue  # a nested repository
+                    stack.append(rel)
+                    continue
+                if rel in tracked:
+                    continue
+                text = rel.decode(errors="surrogateescape")
+                if ignore.is_ignored(text):
+                    continue
+                try:
+                    st = de.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                yield text, de.path, st
+
+
+def index_differs(index: Any, store: Store, head_tree: str) -> bool:
+    """Whether the staged index differs from the HEAD tree (staged changes count as dirty)."""
+    from dulwich.index import commit_index
+
+    class _NoWrite:
+        """An object container that hashes trees without writing them."""
+
+        def __init__(self) -> None:
+            self.new: dict[bytes, Any] = {}
+
+        def add_object(self, obj: Any) -> None:
+            self.new[obj.id] = obj
+
+        def __contains__(self, sha: bytes) -> bool:
+            return True
+
+    return commit_index(_NoWrite(), index).decode() != head_tree  # type: ignore[arg-type]
+
+
+def _fresh(entry: Any, st: os.stat_result, mode: int, index_mtime_ns: int) -> bool:
+    """Whether the index entry's stat data vouches for the file's content (as git decides)."""
+    mtime = entry.mtime
+    if isinstance(mtime, tuple):
+        mtime_ns = mtime[0] * 1_000_000_000 + mtime[1]
+    else:
+        mtime_ns = int(round(mtime * 1_000_000_000))
+    if entry.size != (st.st_size & 0xFFFFFFFF) or entry.mode != mode:
+        return False
+    if mtime_ns != st.st_mtime_ns:
+        return False
+    # racily clean: modified no earlier than the index was written
+    return st.st_mtime_ns < index_mtime_ns
+
+
+def _mode_of(st: os.stat_result) -> int | None:
+    if stat.S_ISLNK(st.st_mode):
+        return MODE_LINK
+    if stat.S_ISREG(st.st_mode):
+        return MODE_EXEC if st.st_mode & 0o111 else MODE_FILE
+    return None
+
+
+def _read_content(path: bytes, st: os.stat_result) -> bytes:
+    if stat.S_ISLNK(st.st_mode):
+        return os.readlink(path)
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _is_bare(path: str) -> bool:
+    return (
+        os.path.isfile(os.path.join(path, "HEAD"))
+        and os.path.isdir(os.path.join(path, "objects"))
+        and os.path.isdir(os.path.join(path, "refs"))
+    )
+
+
+def _login() -> str:
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        return "unknown"
+
+
+def strip_credentials(url: str) -> str:
+    """``https://user:token@host/x`` → ``https://host/x`` (scp-like ``user@host:`` kept)."""
+    if "://" in url:
+        scheme, rest = url.split("://", 1)
+        hostpart, sep, path = rest.partition("/")
+        if "@" in hostpart:
+            userinfo, host = hostpart.rsplit("@", 1)
+            if scheme in ("http", "https") or ":" in userinfo:
+                hostpart = host
+        return f"{scheme}://{hostpart}{sep}{path}"
+    return url
+
+
+def user_and_host() -> tuple[str, str]:
+    return _login(), socket.gethostname()
+
+
+# ---------------------------------------------------------------------- files and LFS
+DEFAULT_LFS_THRESHOLD = 20 * 1024 * 1024
+LFS_POINTER_PREFIX = b"version https://git-lfs.github.com/spec/v1\n"
+
+
+def lfs_threshold(store: Store) -> int:
+    """Artifact size above which content goes to the LFS layout (env, git config, 20 MB)."""
+    value = os.environ.get("GITML_LFS_THRESHOLD") or store.config_get("gitml", "lfsThreshold")
+    if value:
+        try:
+            return int(value)
+        except ValueError:
+            raise StoreError(f"gitml.lfsThreshold {value!r} is not a number of bytes") from None
+    return DEFAULT_LFS_THRESHOLD
+
+
+def lfs_object_path(store: Store, oid: str) -> str:
+    return os.path.join(store.commondir, "lfs", "objects", oid[0:2], oid[2:4], oid)
+
+
+def add_file(store: Store, path: str, threshold: int) -> tuple[int, str]:
+    """Store a file: a blob, or above ``threshold`` an LFS pointer blob plus the LFS object."""
+    st = os.lstat(path)
+    mode = _mode_of(st)
+    if mode is None:
+        raise StoreError(f"{path} is not a regular file or symlink")
+    if mode == MODE_LINK or st.st_size <= threshold:
+        return mode, store.add_blob(_read_content(os.fsencode(path), st))
+    import hashlib
+    import tempfile
+
+    digest = hashlib.sha256()
+    lfs_dir = os.path.join(store.commondir, "lfs", "objects")
+    os.makedirs(lfs_dir, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=lfs_dir, prefix=".incoming-")
+    try:
+        with os.fdopen(fd, "wb") as out, open(path, "rb") as src:
+            while chunk := src.read(1 << 20):
+                digest.update(chunk)
+                out.write(chunk)
+        oid = digest.hexdigest()
+        target = lfs_object_path(store, oid)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if os.path.exists(target):
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    pointer = LFS_POINTER_PREFIX + f"oid sha256:{oid}\nsize {st.st_size}\n".encode()
+    return mode, store.add_blob(pointer)
+
+
+def parse_lfs_pointer(data: bytes) -> tuple[str, int] | None:
+    """(oid, size) if ``data`` is a Git LFS pointer file."""
+    if not data.startswith(LFS_POINTER_PREFIX) or len(data) > 1024:
+        return None
+    fields = dict(
+        line.split(" ", 1) for line in data.decode(errors="replace").splitlines()[1:] if " " in line
+    )
+    oid = fields.get("oid", "")
+    if not oid.startswith("sha256:"):
+        return None
+    try:
+        return oid[7:], int(fields.get("size", "0"))
+    except ValueError:
+        return None
+
+
+def read_file_content(store: Store, sha: str) -> bytes:
+    """A stored file's content, following an LFS pointer to the local LFS object."""
+    data = store.read_blob(sha)
+    pointer = parse_lfs_pointer(data)
+    if pointer is None:
+        return data
+    path = lfs_object_path(store, pointer[0])
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise StoreError(
+            f"LFS object {pointer[0][:12]} is not in this clone; run `gitml pull` to fetch it"
+        ) from None
+
+
+def export_file(store: Store, sha: str, mode: int, dest: str) -> None:
+    """Write a stored file to ``dest`` (LFS pointers resolved, large objects copied by stream)."""
+    os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
+    data = store.read_blob(sha)
+    if mode == MODE_LINK:
+        if os.path.lexists(dest):
+            os.unlink(dest)
+        os.symlink(data, dest)
+        return
+    pointer = parse_lfs_pointer(data)
+    if pointer is not None:
+        import shutil
+
+        src = lfs_object_path(store, pointer[0])
+        if not os.path.exists(src):
+            raise StoreError(
+                f"LFS object {pointer[0][:12]} is not in this clone; run `gitml pull` to fetch it"
+            )
+        shutil.copyfile(src, dest)
+    else:
+        with open(dest, "wb") as f:
+            f.write(data)
+    if mode == MODE_EXEC:
+        os.chmod(dest, 0o755)
