@@ -48,11 +48,14 @@ __all__ = [
     "Field",
     "OrderBy",
     "Predicate",
+    "data_fields",
     "flatten",
+    "list_runs",
     "matches",
     "parse_field",
     "parse_filter",
     "parse_order_by",
+    "row_values",
     "search_runs",
     "select",
     "sort_summaries",
@@ -441,9 +444,7 @@ def _equal(lhs: Any, rhs: Any, kind: str) -> bool:
 
 @lru_cache(maxsize=1024)
 def _like_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    body = "".join(
-        ".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern
-    )
+    body = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
     return re.compile(f"{body}\\Z", re.DOTALL | (re.IGNORECASE if ignore_case else 0))
 
 
@@ -627,9 +628,7 @@ class _Parser:
             return self.null_test(field)
         if self.at_keyword("IN", "NOT"):
             return self.membership(field)
-        raise _Syntax(
-            token.pos, f"expected an operator after {after!r}, found {_describe(token)}"
-        )
+        raise _Syntax(token.pos, f"expected an operator after {after!r}, found {_describe(token)}")
 
     def field(self) -> Field:
         token = self.token
@@ -647,9 +646,7 @@ class _Parser:
             return _make_field(None, token.value, token.pos)
         if token.kind == "end":
             raise _Syntax(token.pos, "expected a condition such as metrics.acc > 0.9")
-        raise _Syntax(
-            token.pos, f"expected a key such as metrics.acc, found {_describe(token)}"
-        )
+        raise _Syntax(token.pos, f"expected a key such as metrics.acc, found {_describe(token)}")
 
     def null_test(self, field: Field) -> Predicate:
         self.advance()  # IS
@@ -681,7 +678,8 @@ class _Parser:
             values.append(self.value(field, op))
         if self.token.kind != "rparen":
             raise _Syntax(
-                self.token.pos, f"expected ',' or ')' in the {op} list, found {_describe(self.token)}"
+                self.token.pos,
+                f"expected ',' or ')' in the {op} list, found {_describe(self.token)}",
             )
         self.advance()
         return Comparison(field, op, tuple(values))
@@ -783,7 +781,9 @@ def parse_filter(text: str | Predicate | None) -> Predicate:
     if isinstance(text, Predicate):
         return text
     if not isinstance(text, str):
-        raise FilterError(f"invalid filter {text!r}: a filter is a string such as 'metrics.acc > 0.9'")
+        raise FilterError(
+            f"invalid filter {text!r}: a filter is a string such as 'metrics.acc > 0.9'"
+        )
     return _parse_cached(text)
 
 
@@ -889,7 +889,9 @@ def _parse_clause(text: str) -> tuple[Field, bool]:
         if parser.token.kind == "word" and parser.token.value.upper() in ("ASC", "DESC"):
             descending = descending != (parser.advance().value.upper() == "DESC")
         if parser.token.kind != "end":
-            raise _Syntax(parser.token.pos, f"expected ASC or DESC, found {_describe(parser.token)}")
+            raise _Syntax(
+                parser.token.pos, f"expected ASC or DESC, found {_describe(parser.token)}"
+            )
         return field, descending
     except _Syntax as error:
         raise _filter_error(text, _Syntax(error.pos + offset, error.problem), "order_by") from None
@@ -1006,9 +1008,7 @@ def load_summaries(
     from . import runs, store  # noqa: PLC0415 - layer 1-3 modules, loaded on use
 
     repository = repo if isinstance(repo, store.Store) else store.Store.discover(repo)
-    single = experiment if isinstance(experiment, str) else None
-    summaries = runs.list_summaries(repository, experiment=single, include_deleted=include_deleted)
-    return list(summaries)
+    return runs.list_summaries(repository, experiment=experiment, include_deleted=include_deleted)
 
 
 def search_runs(
@@ -1074,6 +1074,111 @@ def _as_runs(summaries: list[Summary], repo: Any) -> list[Any]:
     return [build(summary) for summary in summaries]
 
 
+def list_runs(
+    runs: Sequence[str] = (),
+    experiment: str | Sequence[str] | None = None,
+    filter: str | None = None,
+    order_by: Sequence[str] | str | None = None,
+    max_results: int | None = None,
+    include_deleted: bool = False,
+    repo: Any = None,
+) -> list[dict[str, Any]]:
+    """Run summaries for listing (``gitml ls``): selected, filtered, sorted and cut.
+
+    Args:
+        runs: run ids, id prefixes or names to list; empty for all runs. Runs named
+            here are listed even when deleted.
+        experiment, filter, order_by, max_results: as for search_runs.
+        include_deleted: include deleted runs.
+        repo: a ``gitml.store.Store`` or a path in the repository.
+
+    Raises:
+        FilterError: a malformed filter or order_by.
+        RunNotFound, AmbiguousRun: a name in ``runs`` matches no run or several.
+    """
+    from . import runs as run_module  # noqa: PLC0415
+    from . import store  # noqa: PLC0415
+
+    predicate, ordering = parse_filter(filter), parse_order_by(order_by)
+    repository = repo if isinstance(repo, store.Store) else store.Store.discover(repo)
+    if runs:
+        wanted = {run_module.resolve(repository, text) for text in runs}
+        summaries = [
+            s for s in run_module.list_summaries(repository, include_deleted=True)
+            if s.get("run_id") in wanted
+        ]  # fmt: skip
+    else:
+        summaries = run_module.list_summaries(repository, include_deleted=include_deleted)
+    return select(summaries, predicate, ordering, max_results, experiment)  # type: ignore[return-value]
+
+
+def data_fields(
+    summaries: Sequence[Summary],
+    patterns: Sequence[str] | None = None,
+    only_changed: bool = False,
+) -> list[Field]:
+    """The param/metric (and, when patterns ask, tag) columns to show for some runs.
+
+    Args:
+        summaries: the runs listed.
+        patterns: glob patterns (``params.*``, ``metrics.acc``, ``lr``) matched against
+            column names and bare keys; the columns come in the order of the patterns.
+            Without patterns: every param, then every metric, each sorted by key.
+        only_changed: leave out columns whose value is the same in every run (when at
+            least two runs are listed).
+    """
+    views = [_View(s) for s in summaries]
+    fields = _all_fields(views, with_tags=bool(patterns))
+    if patterns:
+        fields = _matching(fields, patterns)
+    if only_changed and len(views) > 1:
+        fields = [f for f in fields if _changes(f, views)]
+    return fields
+
+
+def _all_fields(views: Sequence[_View], with_tags: bool) -> list[Field]:
+    params: dict[str, None] = {}
+    metrics: dict[str, None] = {}
+    tags: dict[str, None] = {}
+    for view in views:
+        params.update(dict.fromkeys(view.params))
+        metrics.update(dict.fromkeys(view.summary.get("metrics") or {}))
+        if with_tags:
+            tags.update(dict.fromkeys(view.summary.get("tags") or {}))
+    return (
+        [Field("params", k) for k in sorted(params)]
+        + [Field("metrics", k) for k in sorted(metrics)]
+        + [Field("tags", k) for k in sorted(tags)]
+    )
+
+
+def _matching(fields: list[Field], patterns: Sequence[str]) -> list[Field]:
+    import fnmatch  # noqa: PLC0415
+
+    chosen: list[tuple[int, int, Field]] = []
+    for position, field in enumerate(fields):
+        for rank, pattern in enumerate(patterns):
+            if fnmatch.fnmatchcase(field.name, pattern) or fnmatch.fnmatchcase(field.key, pattern):
+                chosen.append((rank, position, field))
+                break
+    return [field for _, _, field in sorted(chosen, key=lambda c: (c[0], c[1]))]
+
+
+def _changes(field: Field, views: Sequence[_View]) -> bool:
+    first = _same_key(field.get(views[0]))
+    return any(_same_key(field.get(view)) != first for view in views[1:])
+
+
+def _same_key(value: Any) -> Any:
+    return None if value is None else (type(value).__name__, _text(value))
+
+
+def row_values(summary: Summary, fields: Sequence[Field]) -> list[Any]:
+    """The values of some fields in one run (None where the run has none)."""
+    view = _View(summary)
+    return [field.get(view) for field in fields]
+
+
 BASE_COLUMNS = ["run_id", "run_name", "experiment", "status", "start_time", "end_time", "lifecycle"]
 
 
@@ -1096,7 +1201,9 @@ def to_dataframe(summaries: Sequence[Summary]) -> Any:
     for column in BASE_COLUMNS:
         values = [row[column] for row in rows]
         if column.endswith("_time"):
-            data[column] = pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="ISO8601")
+            data[column] = pd.to_datetime(
+                pd.Series(values, dtype=object), utc=True, format="ISO8601"
+            )
         else:
             data[column] = pd.Series(values, dtype=object)
     for column in sorted(groups["params"]) + sorted(groups["tags"]):

@@ -238,7 +238,7 @@ def test_attribute_comparisons(text: str, expected: list[str]) -> None:
     [
         "metrics.acc > 0.9 and params.optim = 'adam'",
         "METRICS.acc > 0.9 AND PARAMS.optim = 'adam'",
-        "metric.acc > 0.9 And param.optim = \"adam\"",
+        'metric.acc > 0.9 And param.optim = "adam"',
         "metrics.`acc` > 0.9 and parameters.`optim` = 'adam'",
         'metrics."acc">0.9 and params."optim"=\'adam\'',
         "(metrics.acc > 0.9) and (params.optim = 'adam')",
@@ -273,7 +273,11 @@ def test_string_escapes() -> None:
 
 
 def test_like_escapes_regex_characters() -> None:
-    runs = [run("a", params={"p": "a.b"}), run("b", params={"p": "axb"}), run("c", params={"p": "(x"})]
+    runs = [
+        run("a", params={"p": "a.b"}),
+        run("b", params={"p": "axb"}),
+        run("c", params={"p": "(x"}),
+    ]
     assert names("params.p LIKE 'a.b'", runs) == ["a"]
     assert names("params.p LIKE '(%'", runs) == ["c"]
     assert names("params.p LIKE 'a_b'", runs) == ["a", "b"]
@@ -295,7 +299,10 @@ def test_parsed_predicates_are_reusable_and_cached() -> None:
     assert parse_filter(predicate) is predicate
     assert [predicate.matches(r) for r in RUNS] == [True, False, False]
     assert matches("params.lr > 0.05", RUNS[2])
-    assert [f.name for f in parse_filter("params.a = 1 or (tags.b = 'x' and status = 'FAILED')").fields()] == [
+    assert [
+        f.name
+        for f in parse_filter("params.a = 1 or (tags.b = 'x' and status = 'FAILED')").fields()
+    ] == [
         "params.a",
         "tags.b",
         "status",
@@ -409,7 +416,9 @@ def test_order_by(order_by: Any, expected: list[str]) -> None:
 
 
 def test_order_is_stable_and_ties_fall_back_to_newest_first() -> None:
-    runs = [run(f"r{i}", start_time=f"2026-11-26T20:00:0{i}Z", params={"g": i % 2}) for i in range(6)]
+    runs = [
+        run(f"r{i}", start_time=f"2026-11-26T20:00:0{i}Z", params={"g": i % 2}) for i in range(6)
+    ]
     assert order(["params.g"], runs) == ["r4", "r2", "r0", "r5", "r3", "r1"]
     assert order(["-params.g"], runs) == ["r5", "r3", "r1", "r4", "r2", "r0"]
 
@@ -521,7 +530,9 @@ gen_runs = st.lists(
 @st.composite
 def comparisons(draw: st.DrawFn) -> tuple[str, ...]:
     entity = draw(st.sampled_from(["params", "metrics", "tags"]))
-    key = draw(st.sampled_from({"params": PARAM_KEYS, "metrics": METRIC_KEYS, "tags": TAG_KEYS}[entity]))
+    key = draw(
+        st.sampled_from({"params": PARAM_KEYS, "metrics": METRIC_KEYS, "tags": TAG_KEYS}[entity])
+    )
     ops = ["=", "!=", "<", "<=", ">", ">=", "IN", "NOT IN", "IS NULL", "IS NOT NULL"]
     if entity != "metrics":
         ops += ["LIKE", "ILIKE"]
@@ -537,13 +548,21 @@ def comparisons(draw: st.DrawFn) -> tuple[str, ...]:
     else:
         value_strategy = literals
     if op in ("IN", "NOT IN"):
-        return ("cmp", entity, key, op, tuple(draw(st.lists(value_strategy, min_size=1, max_size=3))))
+        return (
+            "cmp",
+            entity,
+            key,
+            op,
+            tuple(draw(st.lists(value_strategy, min_size=1, max_size=3))),
+        )
     return ("cmp", entity, key, op, draw(value_strategy))
 
 
 trees = st.recursive(
     comparisons(),
-    lambda children: st.tuples(st.sampled_from(["and", "or"]), st.lists(children, min_size=2, max_size=3)),
+    lambda children: st.tuples(
+        st.sampled_from(["and", "or"]), st.lists(children, min_size=2, max_size=3)
+    ),
     max_leaves=8,
 )
 
@@ -559,9 +578,15 @@ def render_literal(value: Any, draw: st.DrawFn) -> str:
 
 
 def render_field(entity: str, key: str, draw: st.DrawFn) -> str:
-    aliases = {"params": ["params", "param", "PARAMS"], "metrics": ["metrics", "metric"], "tags": ["tags", "tag"]}
+    aliases = {
+        "params": ["params", "param", "PARAMS"],
+        "metrics": ["metrics", "metric"],
+        "tags": ["tags", "tag"],
+    }
     prefix = draw(st.sampled_from(aliases[entity]))
-    style = draw(st.sampled_from(["bare", "backquoted", "dquoted"])) if " " not in key else "backquoted"
+    style = (
+        draw(st.sampled_from(["bare", "backquoted", "dquoted"])) if " " not in key else "backquoted"
+    )
     quoted = {"bare": key, "backquoted": f"`{key}`", "dquoted": f'"{key}"'}[style]
     return f"{prefix}.{quoted}"
 
@@ -574,7 +599,9 @@ def render(tree: tuple[Any, ...], draw: st.DrawFn, parent: str | None = None) ->
         if value is None:
             text = f"{field} {spelled_op}"
         elif isinstance(value, tuple):
-            text = f"{field} {spelled_op} (" + ", ".join(render_literal(v, draw) for v in value) + ")"
+            text = (
+                f"{field} {spelled_op} (" + ", ".join(render_literal(v, draw) for v in value) + ")"
+            )
         else:
             space = draw(st.sampled_from([" ", ""])) if op[0] in "=!<>" else " "
             text = f"{field}{space}{spelled_op} {render_literal(value, draw)}"
@@ -681,7 +708,14 @@ def test_generated_filters_match_the_reference_predicate(
 
 
 @settings(max_examples=200, deadline=None)
-@given(gen_runs, st.lists(st.tuples(st.sampled_from(["params.p0", "metrics.m0", "tags.t0"]), st.booleans()), min_size=1, max_size=3))
+@given(
+    gen_runs,
+    st.lists(
+        st.tuples(st.sampled_from(["params.p0", "metrics.m0", "tags.t0"]), st.booleans()),
+        min_size=1,
+        max_size=3,
+    ),
+)
 def test_generated_orderings_sort_as_python(
     generated: list[dict[str, Any]], clauses: list[tuple[str, bool]]
 ) -> None:
