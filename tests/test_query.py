@@ -746,3 +746,143 @@ def test_generated_orderings_sort_as_python(
         present.sort(key=lambda s: rank(value(s, key)), reverse=desc)
         expected = present + missing
     assert got == [s["name"] for s in expected]
+
+
+# --------------------------------------------------------------------------- search_runs
+#
+# End to end: real runs written by gitml.start_run into a git repository in tmp_path.
+
+
+@pytest.fixture
+def repo(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A git repository with one commit, as the current directory."""
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=Ada", "-c", "user.email=ada@example.com"]
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "train.py").write_text("print('train')\n")
+    subprocess.run([*git, "add", "train.py"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "init"], check=True)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def start(
+    name: str, experiment: str = "mnist", metrics: dict[str, float] | None = None, **kw: Any
+) -> str:
+    import gitml
+
+    with gitml.start_run(experiment=experiment, run_name=name, **kw) as active:
+        for key, value in (metrics or {}).items():
+            gitml.log_metric(key, value)
+    return active.run_id
+
+
+@pytest.fixture
+def three_runs(repo: Any) -> dict[str, str]:
+    return {
+        "a": start(
+            "a",
+            params={"lr": 0.01, "optim": "adam", "net": {"depth": 2}},
+            metrics={"acc": 0.91},
+            tags={"team": "x"},
+        ),
+        "b": start("b", params={"lr": 0.1, "optim": "sgd"}, metrics={"acc": 0.8}),
+        "c": start(
+            "c",
+            experiment="cifar",
+            params={"lr": 0.001, "optim": "adam"},
+            metrics={"acc": 0.95, "loss": 0.2},
+        ),
+    }
+
+
+def test_search_runs_dataframe(three_runs: dict[str, str]) -> None:
+    import gitml
+
+    frame = gitml.search_runs(filter="params.optim = 'adam'", order_by=["metrics.acc DESC"])
+    assert frame["run_name"].tolist() == ["c", "a"]
+    assert frame["run_id"].tolist() == [three_runs["c"], three_runs["a"]]
+    assert list(frame.columns) == [
+        "run_id", "run_name", "experiment", "status", "start_time", "end_time", "lifecycle",
+        "params.lr", "params.net.depth", "params.optim", "metrics.acc", "metrics.loss", "tags.team",
+    ]  # fmt: skip
+    assert frame["status"].tolist() == ["FINISHED", "FINISHED"]
+    assert str(frame["start_time"].dt.tz) == "UTC" and str(frame["end_time"].dt.tz) == "UTC"
+    assert frame["params.lr"].tolist() == [0.001, 0.01]
+    assert frame["params.net.depth"].tolist() == [None, 2]
+    assert frame["metrics.loss"].isna().tolist() == [False, True]
+
+
+def test_search_runs_experiments_limit_and_default_order(three_runs: dict[str, str]) -> None:
+    import gitml
+
+    assert gitml.search_runs()["run_name"].tolist() == ["c", "b", "a"]  # newest first
+    assert gitml.search_runs(experiment="mnist")["run_name"].tolist() == ["b", "a"]
+    assert gitml.search_runs(experiment=["mnist", "cifar"], max_results=2)["run_name"].tolist() == [
+        "c",
+        "b",
+    ]
+    assert gitml.search_runs(experiment_names=["cifar"], filter_string="metrics.acc > 0.9")[
+        "run_name"
+    ].tolist() == ["c"]
+    assert gitml.search_runs(order_by=["params.lr"])["run_name"].tolist() == ["c", "a", "b"]
+
+
+def test_search_runs_list_output(three_runs: dict[str, str]) -> None:
+    import gitml
+
+    found = gitml.search_runs(filter="params.lr > 0.005", order_by=["-params.lr"], output="list")
+    assert [r.info.run_name for r in found] == ["b", "a"]
+    assert isinstance(found[0], gitml.Run)
+    assert found[1].data.metrics["acc"] == 0.91
+
+
+def test_search_runs_empty_result_has_base_columns(three_runs: dict[str, str]) -> None:
+    import gitml
+
+    frame = gitml.search_runs(filter="metrics.acc > 2")
+    assert len(frame) == 0
+    assert list(frame.columns) == [
+        "run_id", "run_name", "experiment", "status", "start_time", "end_time", "lifecycle",
+    ]  # fmt: skip
+
+
+def test_search_runs_hides_deleted_runs_unless_asked(three_runs: dict[str, str], repo: Any) -> None:
+    import gitml
+    from gitml import runs, store
+
+    runs.set_lifecycle(store.Store.discover(str(repo)), three_runs["b"], "deleted")
+    assert gitml.search_runs()["run_name"].tolist() == ["c", "a"]
+    frame = gitml.search_runs(include_deleted=True, filter="lifecycle = 'deleted'")
+    assert frame["run_name"].tolist() == ["b"]
+
+
+def test_search_runs_sees_new_runs_and_status(three_runs: dict[str, str]) -> None:
+    import gitml
+
+    assert len(gitml.search_runs()) == 3
+    with pytest.raises(RuntimeError):
+        with gitml.start_run(experiment="mnist", run_name="boom"):
+            raise RuntimeError("fails")
+    assert gitml.search_runs(filter="status = 'FAILED'")["run_name"].tolist() == ["boom"]
+
+
+def test_search_runs_from_another_directory(
+    three_runs: dict[str, str], repo: Any, tmp_path_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gitml
+
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
+    assert len(gitml.search_runs(repo=str(repo))) == 3
+    with pytest.raises(GitmlError):
+        gitml.search_runs()
+
+
+def test_search_runs_errors(three_runs: dict[str, str]) -> None:
+    import gitml
+
+    with pytest.raises(FilterError, match="column 14: expected a value after '>', found '>'"):
+        gitml.search_runs(filter="metrics.acc >> 1")
+    with pytest.raises(FilterError, match="invalid order_by"):
+        gitml.search_runs(order_by=["metrics.acc sideways"])
+    with pytest.raises(FilterError, match="output"):
+        gitml.search_runs(output="excel")
