@@ -1,0 +1,135 @@
+"""Tracking benchmark: gitml against MLflow's file store, measured side by side in one run.
+
+Usage: ``python bench/bench_tracking.py [--repeat N]`` (needs the ``bench`` extra: mlflow).
+
+Workloads (each measured in a fresh subprocess, in a fresh git repository or a fresh
+``file:`` tracking directory under a temporary folder):
+
+* ``import``: the time of ``import gitml`` / ``import mlflow`` inside a new interpreter;
+* ``big``: one run with 20 params and 5 metrics x 1,000 steps logged point by point;
+* ``small``: 200 small runs (5 params, 3 metrics) created one after another.
+
+The median of ``--repeat`` measurements is reported for each, with the ratio MLflow/gitml.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+TARGETS = {"import": ("< 0.1 s", None), "big": ("≥ 20×", 20.0), "small": ("≥ 4×", 4.0)}
+
+
+# ---------------------------------------------------------------- workloads (run in a child)
+def work_import(tool: str) -> float:
+    start = time.perf_counter()
+    __import__(tool)
+    return time.perf_counter() - start
+
+
+def work_big(tool: str) -> float:
+    lib = _open(tool)
+    start = time.perf_counter()
+    with lib.start_run():
+        lib.log_params({f"param_{i}": i * 0.5 for i in range(20)})
+        for step in range(1000):
+            for k in range(5):
+                lib.log_metric(f"metric_{k}", step * 0.001 + k, step=step)
+    return time.perf_counter() - start
+
+
+def work_small(tool: str) -> float:
+    lib = _open(tool)
+    start = time.perf_counter()
+    for r in range(200):
+        with lib.start_run():
+            lib.log_params({f"p{i}": r + i for i in range(5)})
+            lib.log_metric("acc", 0.5 + r / 1000)
+            lib.log_metric("loss", 1.0 / (r + 1))
+            lib.log_metric("f1", 0.25)
+    return time.perf_counter() - start
+
+
+def _open(tool: str):  # type: ignore[no-untyped-def]
+    if tool == "mlflow":
+        import mlflow
+
+        mlflow.set_tracking_uri("file://" + os.path.abspath("mlruns"))
+        return mlflow
+    import gitml
+
+    return gitml
+
+
+WORKLOADS = {"import": work_import, "big": work_big, "small": work_small}
+
+
+# ---------------------------------------------------------------- driver
+def measure(tool: str, workload: str) -> float:
+    with tempfile.TemporaryDirectory(prefix=f"bench-{tool}-") as tmp:
+        if tool == "gitml":
+            env = {**os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "b@example.com",
+                   "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "b@example.com"}
+            subprocess.run(["git", "init", "-q"], cwd=tmp, check=True)
+            with open(os.path.join(tmp, "train.py"), "w") as f:
+                f.write("print('training')\n")
+            subprocess.run(["git", "add", "train.py"], cwd=tmp, check=True, env=env)
+            subprocess.run(["git", "commit", "-qm", "init"], cwd=tmp, check=True, env=env)
+        else:
+            env = dict(os.environ)
+        env.pop("GITML_RUN_ID", None)
+        env["MLFLOW_ENABLE_ASYNC_LOGGING"] = "false"
+        env["MLFLOW_ALLOW_FILE_STORE"] = "true"
+        out = subprocess.run(
+            [sys.executable, os.path.abspath(__file__), "--worker", tool, workload],
+            cwd=tmp, env=env, capture_output=True, text=True, check=False,
+        )
+        if out.returncode != 0:
+            raise SystemExit(f"{tool} {workload} failed:\n{out.stderr}")
+        return float(json.loads(out.stdout.strip().splitlines()[-1])["seconds"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="measurements per figure (median)")
+    parser.add_argument("--only", choices=sorted(WORKLOADS), action="append", help="workload(s)")
+    parser.add_argument("--worker", nargs=2, metavar=("TOOL", "WORKLOAD"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        tool, workload = args.worker
+        print(json.dumps({"seconds": WORKLOADS[workload](tool)}))
+        return
+
+    import mlflow
+
+    import gitml
+
+    print(f"gitml {gitml.__version__}, mlflow {mlflow.__version__} (file store), "
+          f"python {sys.version.split()[0]}, median of {args.repeat}")
+    print(f"{'workload':<46}{'gitml':>10}{'mlflow':>10}{'ratio':>9}  target")
+    labels = {
+        "import": "import (in a fresh interpreter)",
+        "big": "1 run: 20 params, 5 metrics x 1,000 steps",
+        "small": "200 runs: 5 params, 3 metrics each",
+    }
+    ok = True
+    for workload in args.only or list(WORKLOADS):
+        g = statistics.median(measure("gitml", workload) for _ in range(args.repeat))
+        m = statistics.median(measure("mlflow", workload) for _ in range(args.repeat))
+        ratio = m / g
+        text, needed = TARGETS[workload]
+        met = g < 0.1 if needed is None else ratio >= needed
+        ok = ok and met
+        print(f"{labels[workload]:<46}{g:>9.3f}s{m:>9.3f}s{ratio:>8.1f}×  {text} "
+              f"{'ok' if met else 'MISSED'}")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""Stable YAML encoding (gitml.yamlio): round-trips with hypothesis, sorted keys, floats."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gitml import yamlio
+
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=30)
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal with types kept (True is not 1, 1.0 is not 1)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)  # type: ignore[attr-defined]
+    if isinstance(a, list):
+        return len(a) == len(b) and all(map(_same, a, b))  # type: ignore[arg-type]
+    return a == b
+
+
+@given(st.dictionaries(st.text(max_size=20), VALUES, max_size=6))
+def test_round_trip_keeps_values_and_types(data: dict[str, object]) -> None:
+    assert _same(yamlio.loads(yamlio.dumps(data)), data)
+
+
+@given(st.dictionaries(st.text(max_size=20), VALUES, max_size=6))
+def test_encoding_is_stable(data: dict[str, object]) -> None:
+    text = yamlio.dumps(data)
+    assert yamlio.dumps(yamlio.loads(text)) == text
+
+
+@given(st.floats(allow_nan=False))
+def test_floats_stay_floats_and_exact(x: float) -> None:
+    back = yamlio.loads(yamlio.dumps({"x": x}))["x"]
+    assert isinstance(back, float) and back == x
+
+
+def test_nan_and_infinities() -> None:
+    back = yamlio.loads(yamlio.dumps({"n": math.nan, "p": math.inf, "m": -math.inf}))
+    assert math.isnan(back["n"]) and back["p"] == math.inf and back["m"] == -math.inf
+
+
+def test_strings_that_look_like_other_types_stay_strings() -> None:
+    data = {"a": "1", "b": "true", "c": "null", "d": "2026-01-01", "e": "1e3", "f": "0x10", "g": ""}
+    assert yamlio.loads(yamlio.dumps(data)) == data
+
+
+def test_keys_sorted_block_style() -> None:
+    text = yamlio.dumps({"b": 1, "a": {"y": [1, 2], "x": "s"}})
+    assert text == "a:\n  x: s\n  y:\n  - 1\n  - 2\nb: 1\n"
+
+
+def test_unicode_kept_readable() -> None:
+    assert "héllo ✓" in yamlio.dumps({"k": "héllo ✓"})
