@@ -5,14 +5,31 @@ from __future__ import annotations
 from typing import Any
 
 from . import runs, yamlio
-from .record import parse_iso
-from .store import MODE_TREE, Store, parse_lfs_pointer
+from .record import INFO_ORDER, parse_iso
+from .errors import StoreError
+from .store import MODE_TREE, Store, parse_lfs_pointer, read_file_content
+
+SCHEMA = "gitml.show/1"
 
 
 def describe(store: Store, run: str, log_lines: int | None = 20) -> dict[str, Any]:
-    """Identity, status, source, params, metric summaries, tags, artifacts, models, log tail."""
+    """Identity, status, source, params, metric summaries, tags, artifacts, models, log tail.
+
+    Args:
+        store: the repository.
+        run: a run id, unique id prefix or name.
+        log_lines: how many last lines of ``output.log`` to keep (None: all of it).
+
+    Returns:
+        A JSON-ready dict (schema ``gitml.show/1``): run.yaml's fields plus ``stale``,
+        ``commit``, ``duration``, ``params``, ``metrics``, ``tags``, ``artifacts``
+        (path, size, lfs), ``models`` (name, flavors, uri), ``code`` (snapshot tree id)
+        and ``log`` (None without an output.log) with ``log_cut`` when it was cut.
+    """
     rec = runs.load(store, runs.resolve(store, run))
-    info = dict(rec.info)
+    info: dict[str, Any] = {"schema": SCHEMA}
+    info.update((k, rec.info[k]) for k in INFO_ORDER if k in rec.info)
+    info.update(rec.info)
     summary = rec.summary()
     info["stale"] = runs.is_stale(summary)
     info["commit"] = rec.commit
@@ -23,6 +40,8 @@ def describe(store: Store, run: str, log_lines: int | None = 20) -> dict[str, An
     info["tags"] = rec.tags
     tree = store.commit_tree(rec.commit)  # type: ignore[arg-type]
     info["artifacts"] = files_with_sizes(store, tree, "artifacts")
+    code = store.lookup(tree, "code")
+    info["code"] = code[1] if code and code[0] == MODE_TREE else None
     info["models"] = []
     models = store.lookup(tree, "models")
     if models and models[0] == MODE_TREE:
@@ -32,9 +51,13 @@ def describe(store: Store, run: str, log_lines: int | None = 20) -> dict[str, An
             manifest = store.blob_at(sha, "MLmodel")
             flavors = sorted((yamlio.loads(manifest) or {}).get("flavors", {})) if manifest else []
             info["models"].append({"name": name, "flavors": flavors, "uri": f"runs:/{rec.run_id}/{name}"})
-    log = store.blob_at(tree, "output.log")
+    found = store.lookup(tree, "output.log")
     info["log"] = None
-    if log is not None:
+    if found is not None and found[0] != MODE_TREE:
+        try:
+            log = read_file_content(store, found[1])
+        except StoreError as exc:  # an LFS object that is not in this clone
+            log = f"({exc})".encode()
         text = log.decode(errors="replace")
         lines = text.splitlines()
         if log_lines is not None and len(lines) > log_lines:
