@@ -216,11 +216,18 @@ class RunRecord:
                 entry = self.tree.get(f"metrics/{key}/@{count // CHUNK}.tsv")
                 if isinstance(entry, tuple):
                     lines = store.read_blob(entry[1]).decode().splitlines(keepends=True)[1:]
+        if not points:
+            return
+        touched = False  # whether ``lines`` holds points not written yet
         for step, ts, value in points:
             if count and count % CHUNK == 0:
-                self._write_chunk(store, key, count - 1, lines)
+                # the current chunk is full; write it only if this call added to it (a
+                # chunk loaded from an existing run at the boundary is already complete)
+                if touched:
+                    self._write_chunk(store, key, count - 1, lines)
                 lines = []
             lines.append(f"{step}\t{ts}\t{format_value(value)}\n")
+            touched = True
             count += 1
             summ = _update_summary(summ, step, ts, value)
         self._chunks[key] = lines
