@@ -257,7 +257,7 @@ def infer_schema(data: Any) -> Schema:
             arr = np.asarray(data)
         except ValueError as e:
             raise ModelError(f"cannot infer a signature from this list: {e}") from None
-        if arr.dtype == object:
+        if arr.dtype == object or arr.dtype.kind in "US":  # numbers and strings mixed
             raise ModelError("cannot infer a signature from a list of mixed values: pass signature=")
         return Schema([_tensor_spec(arr)])
     if isinstance(data, (str, bytes, bool, int, float)):
@@ -476,8 +476,12 @@ def _convert_column(s: Any, spec: ColSpec, name: str) -> Any:
             if all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in values):
                 return s if has_na else s.astype(target)
             raise bad(_value_types(values))
-        if kind == "f" and has_na:
-            raise bad(f"{s.dtype} with missing values")
+        if kind == "f":
+            if has_na:
+                raise bad(f"{s.dtype} with missing values")
+            info = np.iinfo(target)
+            if len(s) == 0 or ((s == np.floor(s)).all() and s.min() >= info.min and s.max() <= info.max):
+                return s.astype(target)  # integral floats (e.g. from a float array) convert exactly
         raise bad()
     if t in ("float", "double"):
         target = np.dtype(COLUMN_TYPES[t])
@@ -489,7 +493,8 @@ def _convert_column(s: Any, spec: ColSpec, name: str) -> Any:
             return s.astype(target)
         if kind in "iu":
             limit = _MAX_EXACT_INT if t == "double" else 2**24
-            if len(s) == 0 or (np.can_cast(s.dtype, target, "safe") or s.abs().max() <= limit):
+            exact = s.dtype.itemsize <= (4 if t == "double" else 2)  # always exact in the target
+            if len(s) == 0 or exact or s.abs().max() <= limit:
                 return s.astype(target)
             raise bad(f"{s.dtype} (values too large to be exact in {t})")
         if kind == "O":
@@ -579,7 +584,9 @@ def _convert_tensor(arr: Any, spec: TensorSpec, what: str) -> Any:
 
     target = np.dtype(spec.dtype)
     if arr.dtype != target:
-        ok = np.can_cast(arr.dtype, target, "safe")
+        ok = np.can_cast(arr.dtype, target, "safe") and not (
+            arr.dtype.kind in "iu" and target.kind == "f" and arr.dtype.itemsize * 2 > target.itemsize
+        )
         if not ok and arr.dtype.kind in "iu" and target.kind == "f":
             ok = arr.size == 0 or np.abs(arr).max() <= (_MAX_EXACT_INT if target.itemsize >= 8 else 2**24)
         if not ok and arr.dtype.kind == "f" and target.kind == "f":  # JSON numbers arrive as float64
