@@ -51,6 +51,10 @@ class LaunchSpec:
     outs: list[str] = field(default_factory=list)
     code: bool = True
     quiet: bool = False
+    # for callers that resolve params themselves (``gitml project run``):
+    typed_params: dict[str, Any] | None = None  # recorded as they are; no params file, no {key}
+    cwd: str | None = None  # where the command runs (default: the current directory)
+    env: dict[str, str] = field(default_factory=dict)  # extra variables for the command
 
 
 @dataclass
@@ -164,7 +168,9 @@ def prepare(store: Store, spec: LaunchSpec, cwd: str | None = None) -> Prepared:
         keys.validate_name(spec.name)
     base: dict[str, Any] = {}
     source = None
-    if spec.params_file:
+    if spec.typed_params is not None:
+        base = dict(spec.typed_params)
+    elif spec.params_file:
         source = os.path.join(cwd, spec.params_file)
         base = params_file.load_file(source)
     elif store.root is not None:
@@ -188,7 +194,9 @@ def prepare(store: Store, spec: LaunchSpec, cwd: str | None = None) -> Prepared:
         if not out.strip():
             raise InvalidValue("--out needs a path, a folder or a glob pattern")
     return Prepared(
-        argv=params_file.substitute(list(spec.argv), params),
+        argv=list(spec.argv)
+        if spec.typed_params is not None
+        else params_file.substitute(list(spec.argv), params),
         params=params,
         tags=tags,
         experiment=experiment,
@@ -352,11 +360,12 @@ class _Wrapper:
         env["GITML_DIR"] = self.store.root or self.store.gitdir
         env["GITML_PARAMS"] = json.dumps(self.prepared.params, separators=(",", ":"))
         env.pop("GITML_EXPERIMENT", None)
+        env.update(self.spec.env)
         if self.use_pty:
             master, slave = _open_pty()
             self._master_fd = master
             try:
-                self.child = _popen(self.prepared.argv, env, slave, slave)
+                self.child = _popen(self.prepared.argv, env, slave, slave, self.spec.cwd)
             except BaseException:
                 os.close(master)
                 raise
@@ -366,7 +375,7 @@ class _Wrapper:
         env.setdefault("PYTHONUNBUFFERED", "1")  # Python children stream through the pipe live
         read_end, write_end = os.pipe()
         try:
-            self.child = _popen(self.prepared.argv, env, write_end, write_end)
+            self.child = _popen(self.prepared.argv, env, write_end, write_end, self.spec.cwd)
         except BaseException:
             os.close(read_end)
             raise
@@ -588,12 +597,15 @@ def _start_error(program: str, exc: OSError) -> str:
 
 
 # ---------------------------------------------------------------------- process plumbing
-def _popen(argv: list[str], env: dict[str, str], stdout: int, stderr: int) -> Any:
+def _popen(
+    argv: list[str], env: dict[str, str], stdout: int, stderr: int, cwd: str | None = None
+) -> Any:
     import subprocess
 
     return subprocess.Popen(
         argv,
         env=env,
+        cwd=cwd,
         stdout=stdout,
         stderr=stderr,
         start_new_session=True,  # its own process group: signals go to it and its children
