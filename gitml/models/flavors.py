@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata as md
+import warnings
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -110,7 +111,11 @@ def get(name: str) -> ModuleType:
 def for_object(model: Any) -> ModuleType:
     """The flavor whose ``save_model`` takes ``model`` (plugins, then sklearn, then python_function)."""
     for flavor in registry().values():
-        mod = flavor.load()
+        try:
+            mod = flavor.load()
+        except ModelError as e:  # a broken plugin must not stop other flavors from saving
+            warnings.warn(f"skipping a flavor plugin: {e}", UserWarning, stacklevel=3)
+            continue
         if mod.handles(model):
             return mod
     raise ModelError(
@@ -125,7 +130,10 @@ def for_loader_module(loader_module: str) -> ModuleType | None:
         if flavor.module == loader_module:
             return flavor.load()
     for flavor in registry().values():
-        mod = flavor.load()
+        try:
+            mod = flavor.load()
+        except ModelError:
+            continue  # a broken plugin cannot be the one asked for; `get` reports it by name
         if loader_module in getattr(mod, "LOADER_MODULES", ()):
             return mod
     return None
