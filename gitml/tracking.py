@@ -119,7 +119,7 @@ def start_run(
             "active; end it with gitml.end_run() or pass nested=True"
         )
     store = _store()
-    name = name or run_name
+    name = name if name is not None else run_name
     attached = os.environ.get("GITML_RUN_ID")
     started = time.monotonic()
     if run_id is None and attached and not stack and attached not in _open:
@@ -135,7 +135,9 @@ def start_run(
         run = ActiveRun(writer, started)
         _configure(writer, params, tags, description, name)
     else:
-        exp = experiment or _experiment.get() or os.environ.get("GITML_EXPERIMENT") or "Default"
+        exp = experiment if experiment is not None else (
+            _experiment.get() or os.environ.get("GITML_EXPERIMENT") or "Default"
+        )
         writer = runs.create(
             store, experiment=exp, name=name, tags=tags, params=params, description=description,
             parent_run=stack[-1].run_id if stack else None,
@@ -193,6 +195,8 @@ def last_active_run() -> Run | None:
     run = active_run() or _last.get()
     if run is None:
         return None
+    if run.run_id in _open:
+        run.writer.flush()  # a run younger than its first write is not stored yet
     return Client().get_run(run.run_id)
 
 
