@@ -217,12 +217,14 @@ def log_artifacts_to(w: runs.RunWriter, local_dir: str, artifact_path: str | Non
     if not os.path.isdir(local_dir):
         raise ArtifactError(f"artifact folder {local_dir!r} is missing or not a folder")
     dest = keys.artifact_path(artifact_path)
-    tree = dir_tree(w.store, local_dir)
-    w.set_entry(f"artifacts/{dest}" if dest else "artifacts", (MODE_TREE, tree))
+    base = f"artifacts/{dest}" if dest else "artifacts"
+    # file by file, so the folder's files join what the run already has there
+    for rel, mode, sha in dir_files(w.store, local_dir):
+        w.set_entry(f"{base}/{rel}", (mode, sha))
 
 
-def dir_tree(store: Store, local_dir: str) -> str:
-    """Store a local folder as a tree (files above the LFS threshold as pointers)."""
+def dir_files(store: Store, local_dir: str) -> list[tuple[str, int, str]]:
+    """Store a local folder's files: [(relative path, mode, blob id)], LFS above the threshold."""
     threshold = lfs_threshold(store)
     files = []
     for dirpath, dirnames, filenames in os.walk(local_dir):
@@ -232,6 +234,12 @@ def dir_tree(store: Store, local_dir: str) -> str:
             rel = os.path.relpath(full, local_dir).replace(os.sep, "/")
             if os.path.islink(full) or os.path.isfile(full):
                 files.append((rel, *add_file(store, full, threshold)))
+    return files
+
+
+def dir_tree(store: Store, local_dir: str) -> str:
+    """Store a local folder as a tree (files above the LFS threshold as pointers)."""
+    files = dir_files(store, local_dir)
     return store.build_tree(files) if files else store.add_tree({})
 
 
