@@ -1,0 +1,223 @@
+"""The store and the run format on disk, checked with real git: objects, refs, snapshots, LFS."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+import gitml
+from gitml.errors import NotARepository
+from gitml.store import Store, strip_credentials
+
+from conftest import GitRepo
+
+
+def user_state(repo: GitRepo) -> dict[str, object]:
+    """Everything of the user's a run must not touch: index, HEAD, branches, stash, files."""
+    files = {}
+    for dirpath, dirnames, filenames in os.walk(repo.path):
+        dirnames[:] = [d for d in dirnames if d != ".git"]
+        for name in filenames:
+            full = os.path.join(dirpath, name)
+            files[os.path.relpath(full, repo.path)] = (Path(full).read_bytes(), os.stat(full).st_mtime_ns)
+    gitdir = repo.path / ".git"
+    return {
+        "index": (gitdir / "index").read_bytes() if (gitdir / "index").exists() else None,
+        "HEAD": (gitdir / "HEAD").read_bytes(),
+        "branches": repo.git("for-each-ref", "refs/heads", "refs/tags", "refs/stash"),
+        "stash": repo.git("stash", "list"),
+        "status": repo.git("status", "--porcelain", "--untracked-files=all"),
+        "files": files,
+    }
+
+
+# ---------------------------------------------------------------- discovery
+def test_discover_finds_the_root_from_a_subfolder(repo: GitRepo) -> None:
+    sub = repo / "src" / "pkg"
+    sub.mkdir(parents=True)
+    store = Store.discover(str(sub))
+    assert os.path.samefile(store.root, repo.path)  # type: ignore[arg-type]
+
+
+def test_discover_honours_gitml_dir(repo: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITML_DIR", str(repo.path))
+    monkeypatch.chdir(tmp_path)
+    assert os.path.samefile(Store.discover().root, repo.path)  # type: ignore[arg-type]
+
+
+def test_not_a_repository_suggests_git_init(not_a_repo: Path) -> None:
+    with pytest.raises(NotARepository) as err:
+        Store.discover()
+    assert "not a git repository" in str(err.value) and "git init" in str(err.value)
+    assert "\n" not in str(err.value)
+    with pytest.raises(gitml.GitmlError, match="git init"):
+        gitml.start_run()
+
+
+# ---------------------------------------------------------------- objects and refs
+def test_objects_and_trees_are_read_by_git(repo: GitRepo) -> None:
+    store = Store.discover()
+    blob = store.add_blob(b"hello\n")
+    (repo / "h.txt").write_text("hello\n")
+    assert blob == repo.git("hash-object", "h.txt").strip()
+    assert repo.git("cat-file", "-p", blob) == "hello\n"
+    tree = store.build_tree([("a/b.txt", 0o100644, blob), ("c.txt", 0o100644, blob)])
+    assert repo.git("ls-tree", "-r", "--name-only", tree).split() == ["a/b.txt", "c.txt"]
+    assert store.blob_at(tree, "a/b.txt") == b"hello\n"
+    assert store.lookup(tree, "a/missing") is None
+    assert [p for p, _, _ in store.walk_tree(tree)] == ["a/b.txt", "c.txt"]
+    commit = store.add_commit(tree, [repo.head()], "msg\n", 1_700_000_000, 1_700_000_000)
+    assert repo.git("log", "-1", "--format=%P %s", commit).strip() == f"{repo.head()} msg"
+    repo.fsck()
+
+
+def test_cas_ref_is_compare_and_swap_without_reflog(repo: GitRepo) -> None:
+    store = Store.discover()
+    head = repo.head()
+    tree = store.commit_tree(head)
+    c1 = store.add_commit(tree, [head], "one\n", 0, 0)
+    c2 = store.add_commit(tree, [head], "two\n", 0, 0)
+    name = "refs/gitml/runs/" + "ab" * 16
+    assert store.cas_ref(name, None, c1)
+    assert not store.cas_ref(name, None, c2), "must not exist yet"
+    assert not store.cas_ref(name, c2, c1), "wrong expected value"
+    assert store.cas_ref(name, c1, c2)
+    assert store.get_ref(name) == c2 == repo.git("rev-parse", name).strip()
+    assert store.list_refs("refs/gitml/runs/") == {name: c2}
+    assert not (repo.path / ".git" / "logs" / "refs" / "gitml").exists()
+    repo.git("pack-refs", "--all")
+    assert store.get_ref(name) == c2 and store.list_refs("refs/gitml/") == {name: c2}
+    assert store.delete_ref(name, c2)
+    assert store.get_ref(name) is None
+    repo.fsck()
+
+
+@pytest.mark.parametrize(
+    "url, clean",
+    [
+        ("https://user:s3cret@github.com/o/r.git", "https://github.com/o/r.git"),
+        ("https://ghp_token@github.com/o/r.git", "https://github.com/o/r.git"),
+        ("http://u:p@host:8080/r", "http://host:8080/r"),
+        ("ssh://git@host/r.git", "ssh://git@host/r.git"),
+        ("ssh://git:pw@host/r.git", "ssh://host/r.git"),
+        ("git@github.com:o/r.git", "git@github.com:o/r.git"),
+        ("/srv/repos/r.git", "/srv/repos/r.git"),
+    ],
+)
+def test_strip_credentials(url: str, clean: str) -> None:
+    assert strip_credentials(url) == clean
+
+
+# ---------------------------------------------------------------- source capture
+def test_clean_workspace_snapshot_is_the_baseline_tree(repo: GitRepo) -> None:
+    before = user_state(repo)
+    with gitml.start_run() as run:
+        pass
+    rid = run.info.run_id
+    src = gitml.get_run(rid).extra["source"]
+    assert src == {"commit": repo.head(), "branch": "main", "remote_url": None, "dirty": False,
+                   "skipped": []}  # fmt: skip
+    assert repo.git("rev-parse", f"refs/gitml/runs/{rid}:code").strip() == repo.git(
+        "rev-parse", "HEAD^{tree}").strip()  # fmt: skip
+    assert user_state(repo) == before
+    repo.fsck()
+
+
+def test_dirty_workspace_snapshot_leaves_index_head_stash_and_files_alone(repo: GitRepo) -> None:
+    repo.commit_files({"train.py": "print('v1')\n", ".gitignore": "*.ckpt\nbuild/\n",
+                       "old.txt": "old\n"})  # fmt: skip
+    repo.git("remote", "add", "origin", "https://alice:tok3n@example.com/team/proj.git")
+    (repo / "train.py").write_text("print('v2')\n")  # modified, not staged
+    (repo / "staged.py").write_text("x = 1\n")
+    repo.git("add", "staged.py")  # staged, new
+    (repo / "old.txt").unlink()  # deleted
+    (repo / "notes.md").write_text("untracked\n")  # untracked, not ignored
+    (repo / "data").mkdir()
+    (repo / "data" / "small.csv").write_text("a,b\n1,2\n")
+    (repo / "data" / "big.bin").write_bytes(b"x" * 5000)  # above the cap below
+    (repo / "model.ckpt").write_bytes(b"ignored")
+    (repo / "build").mkdir()
+    (repo / "build" / "out.o").write_bytes(b"ignored")
+    repo.write_files({"stashme.txt": "s\n"})
+    repo.git("stash", "push", "-u", "-q", "--", "stashme.txt")
+    os.environ["GITML_SNAPSHOT_MAX_FILE"] = "1000"
+    try:
+        before = user_state(repo)
+        with gitml.start_run() as run:
+            gitml.log_metric("m", 1.0)
+    finally:
+        del os.environ["GITML_SNAPSHOT_MAX_FILE"]
+    assert user_state(repo) == before, "a run changed the user's index, HEAD, stash or files"
+    rid = run.info.run_id
+    src = gitml.get_run(rid).extra["source"]
+    assert src["dirty"] is True
+    assert src["branch"] == "main" and src["commit"] == repo.head()
+    assert src["remote_url"] == "https://example.com/team/proj.git"
+    assert src["skipped"] == ["data/big.bin"]
+    code = repo.git("ls-tree", "-r", "--name-only", f"refs/gitml/runs/{rid}:code").split()
+    assert code == [".gitignore", "README.md", "data/small.csv", "notes.md", "staged.py", "train.py"]
+    assert repo.git("show", f"refs/gitml/runs/{rid}:code/train.py") == "print('v2')\n"
+    assert "tok3n" not in repo.git("show", f"refs/gitml/runs/{rid}:run.yaml")
+    repo.fsck()
+
+
+def test_staged_change_alone_counts_as_dirty(repo: GitRepo) -> None:
+    (repo / "README.md").write_text("changed\n")
+    repo.git("add", "README.md")
+    snap = Store.discover().snapshot()
+    assert snap.dirty
+    assert repo.git("cat-file", "-p", f"{snap.tree}:README.md") == "changed\n"
+
+
+def test_unborn_branch_run_has_no_parent(empty_repo: GitRepo) -> None:
+    (empty_repo / "train.py").write_text("print(1)\n")
+    before = user_state(empty_repo)
+    with gitml.start_run() as run:
+        gitml.log_param("a", 1)
+    rid = run.info.run_id
+    ref = f"refs/gitml/runs/{rid}"
+    assert empty_repo.git("log", "-1", "--format=%P", ref).strip() == ""
+    src = gitml.get_run(rid).extra["source"]
+    assert src["commit"] is None and src["branch"] == "main" and src["dirty"] is True
+    assert empty_repo.git("show", f"{ref}:code/train.py") == "print(1)\n"
+    assert user_state(empty_repo) == before
+    empty_repo.git("rev-parse", "--verify", "-q", "HEAD", check=False)
+    empty_repo.fsck()
+
+
+def test_detached_head(repo: GitRepo) -> None:
+    first = repo.head()
+    repo.commit_files({"a.py": "a\n"})
+    repo.git("checkout", "-q", "--detach", first)
+    with gitml.start_run() as run:
+        pass
+    src = gitml.get_run(run.info.run_id).extra["source"]
+    assert src["commit"] == first and src["branch"] is None and src["dirty"] is False
+    assert repo.git("log", "-1", "--format=%P", f"refs/gitml/runs/{run.info.run_id}").strip() == first
+    assert (repo.path / ".git" / "HEAD").read_text().strip() == first
+
+
+# ---------------------------------------------------------------- large artifacts (LFS layout)
+def test_large_artifact_goes_to_the_lfs_layout(repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITML_LFS_THRESHOLD", "100")
+    big = os.urandom(1000)
+    (repo / "weights.bin").write_bytes(big)
+    (repo / "small.txt").write_text("tiny\n")
+    with gitml.start_run() as run:
+        gitml.log_artifact("weights.bin")
+        gitml.log_artifact("small.txt")
+    ref = f"refs/gitml/runs/{run.info.run_id}"
+    oid = hashlib.sha256(big).hexdigest()
+    pointer = repo.git("show", f"{ref}:artifacts/weights.bin")
+    assert pointer == f"version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize 1000\n"
+    stored = repo.path / ".git" / "lfs" / "objects" / oid[0:2] / oid[2:4] / oid
+    assert stored.read_bytes() == big
+    assert repo.git("show", f"{ref}:artifacts/small.txt") == "tiny\n"
+    out = gitml.Client().download_artifacts(run.info.run_id, "weights.bin", str(repo / "dl"))
+    assert Path(out).read_bytes() == big
+    sizes = {f.path: f.file_size for f in gitml.Client().list_artifacts(run.info.run_id)}
+    assert sizes == {"small.txt": 5, "weights.bin": 1000}
+    repo.fsck()
