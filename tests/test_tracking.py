@@ -302,26 +302,24 @@ def test_resolution_by_id_prefix_and_name(repo: GitRepo) -> None:
         client.resolve_run("nosuchrun")
 
 
-def test_ambiguous_prefix_lists_candidates(repo: GitRepo) -> None:
-    ids = []
-    while True:  # make runs until two share a 4-character prefix is too slow: craft by prefix
-        with gitml.start_run() as run:
+def test_ambiguous_prefix_lists_candidates(repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitml import runs
+
+    crafted = iter(["abcd1111" + "0" * 24, "abcd2222" + "0" * 24])
+    monkeypatch.setattr(runs, "new_run_id", lambda: next(crafted))
+    for name in ("first", "second"):
+        with gitml.start_run(name=name):
             pass
-        ids.append(run.info.run_id)
-        prefixes = [i[:1] for i in ids]
-        dup = next((p for p in prefixes if prefixes.count(p) > 1), None)
-        if dup:
-            break
-    # one shared hex digit is not enough for a prefix (>= 4): the error says so
-    with pytest.raises(RunNotFound, match="at least 4"):
-        gitml.Client().resolve_run(dup)
-    # an exact shared name prefix via the index: two ids starting alike are listed with names
-    a, b = [i for i in ids if i.startswith(dup)][:2]
-    common = next(n for n in range(32) if a[n] != b[n])
-    if common >= 4:
-        with pytest.raises(AmbiguousRun) as err:
-            gitml.Client().resolve_run(a[:common])
-        assert a[:8] in str(err.value) and b[:8] in str(err.value)
+    before = repo.run_refs()
+    with pytest.raises(AmbiguousRun) as err:
+        gitml.Client().get_run("abcd")
+    message = str(err.value)
+    assert "'abcd' matches 2 runs" in message and "\n" not in message
+    assert "abcd1111 first" in message and "abcd2222 second" in message
+    with pytest.raises(AmbiguousRun):
+        gitml.start_run(run_id="abcd")
+    assert gitml.active_run() is None and repo.run_refs() == before
+    assert gitml.Client().get_run("abcd2").info.run_name == "second"
 
 
 # ---------------------------------------------------------------- history chunks

@@ -1,0 +1,128 @@
+"""Concurrency and crashes: parallel writers, SIGKILL mid-run, two processes in one run."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import gitml
+from gitml import Client
+
+from conftest import GitRepo
+
+MANY_RUNS = """
+import sys, gitml
+worker = int(sys.argv[1])
+for i in range(25):
+    with gitml.start_run(experiment="par", params={"worker": worker, "i": i}) as run:
+        for step in range(5):
+            gitml.log_metric("loss", 1.0 / (step + 1), step=step)
+        gitml.set_tag("who", f"w{worker}")
+"""
+
+
+def test_four_processes_times_25_runs_at_once(repo: GitRepo) -> None:
+    procs = [
+        subprocess.Popen([sys.executable, "-c", MANY_RUNS, str(w)], cwd=repo.path,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        for w in range(4)
+    ]
+    for p in procs:
+        _out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        assert "Traceback" not in err and "failed" not in err, err
+    refs = repo.run_refs()
+    assert len(refs) == 100
+    c = Client()
+    seen = set()
+    for rid in refs:
+        run = c.get_run(rid)
+        assert run.info.status == "FINISHED"
+        assert run.data.metrics == {"loss": 0.2}
+        assert [m.step for m in c.get_metric_history(rid, "loss")] == [0, 1, 2, 3, 4]
+        assert run.data.tags == {"who": f"w{run.data.params['worker']}"}
+        seen.add((run.data.params["worker"], run.data.params["i"]))
+    assert seen == {(w, i) for w in range(4) for i in range(25)}
+    assert len({c.get_run(rid).info.run_name for rid in refs}) == 100
+    repo.fsck()
+
+
+KILLED_MIDWAY = """
+import time, gitml
+run = gitml.start_run(name="doomed")
+gitml.log_param("lr", 0.1)
+print(run.info.run_id, flush=True)
+step = 0
+while True:
+    gitml.log_metric("loss", 1.0 / (step + 1), step=step)
+    step += 1
+    time.sleep(0.005)
+"""
+
+
+def test_sigkill_mid_run_leaves_a_readable_running_run(repo: GitRepo) -> None:
+    env = {**__import__("os").environ, "GITML_CHECKPOINT_INTERVAL": "0.5"}
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_MIDWAY], cwd=repo.path, env=env,
+                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert proc.stdout is not None
+    rid = proc.stdout.readline().strip()
+    time.sleep(1.8)  # the first write, then a few checkpoints
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert proc.returncode == -signal.SIGKILL
+    run = Client().get_run(rid)
+    assert run.info.status == "RUNNING" and run.info.end_time is None
+    assert run.data.params == {"lr": 0.1}
+    steps = [m.step for m in Client().get_metric_history(rid, "loss")]
+    assert len(steps) > 10, "at least one checkpoint with metrics was written"
+    assert steps == list(range(len(steps))), "a prefix of what was logged, nothing torn"
+    assert run.info.revision >= 2
+    repo.fsck()
+    # the crashed run is still usable: resume and finish it
+    with gitml.start_run(run_id=rid):
+        gitml.log_metric("loss", 0.0, step=len(steps))
+    assert Client().get_run(rid).info.status == "FINISHED"
+
+
+ATTACHED = """
+import sys, time, gitml
+metric = sys.argv[1]
+with gitml.start_run() as run:
+    gitml.log_param(metric + "_param", 1)
+    gitml.set_tag(metric, "done")
+    for step in range(150):
+        gitml.log_metric(metric, float(step), step=step)
+        if step % 10 == 0:
+            run.writer.flush()  # many writes, so the two processes collide
+        time.sleep(0.002)
+"""
+
+
+def test_two_processes_attached_to_one_run_both_land(repo: GitRepo) -> None:
+    import os
+
+    with gitml.start_run(name="shared", params={"lr": 0.1}) as run:
+        gitml.log_metric("outer", 1.0)
+        run.writer.flush()
+        env = {**os.environ, "GITML_RUN_ID": run.info.run_id, "GITML_DIR": str(repo.path),
+               "GITML_CHECKPOINT_INTERVAL": "0.05"}  # fmt: skip
+        procs = [
+            subprocess.Popen([sys.executable, "-c", ATTACHED, name], cwd=repo.path, env=env,
+                             stderr=subprocess.PIPE, text=True)  # fmt: skip
+            for name in ("alpha", "beta")
+        ]
+        for p in procs:
+            _out, err = p.communicate(timeout=60)
+            assert p.returncode == 0, err
+    c = Client()
+    got = c.get_run(run.info.run_id)
+    assert got.info.status == "FINISHED"
+    assert got.data.params == {"lr": 0.1, "alpha_param": 1, "beta_param": 1}
+    assert got.data.tags == {"alpha": "done", "beta": "done"}
+    assert got.data.metrics == {"outer": 1.0, "alpha": 149.0, "beta": 149.0}
+    for name in ("alpha", "beta"):
+        assert [m.step for m in c.get_metric_history(run.info.run_id, name)] == list(range(150))
+    assert len(repo.run_refs()) == 1
+    repo.fsck()
