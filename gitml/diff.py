@@ -325,7 +325,8 @@ def compare_code(
     """The code snapshots compared with rename detection.
 
     Returns:
-        ``{"files": [{path, old_path, change, added, removed, binary, old_mode, new_mode}],
+        ``{"files": [{path, old_path, change, added, removed, binary, old_mode, new_mode,
+        old_id, new_id}],
         "changed": n, "insertions": n, "deletions": n, "patch": str | None}``; ``change`` is
         added, removed, modified, renamed or copied; ``added``/``removed`` count lines
         (None for binary files).
@@ -374,6 +375,8 @@ def compare_code(
                 "binary": binary,
                 "old_mode": f"{ch.old.mode:06o}" if ch.old and ch.old.mode else None,
                 "new_mode": f"{ch.new.mode:06o}" if ch.new and ch.new.mode else None,
+                "old_id": ch.old.sha.decode() if ch.old and ch.old.sha else None,
+                "new_id": ch.new.sha.decode() if ch.new and ch.new.sha else None,
             }
             files.append(entry)
             if patch:
@@ -413,6 +416,11 @@ def _patch(
     if change in ("renamed", "copied"):
         verb = "rename" if change == "renamed" else "copy"
         head.append(f"{verb} from {old_path}\n{verb} to {new_path}\n")
+    if entry["old_id"] != entry["new_id"]:
+        zero = "0" * 7
+        ids = f"{(entry['old_id'] or zero)[:7]}..{(entry['new_id'] or zero)[:7]}"
+        same_mode = change in ("modified", "renamed", "copied") and entry["old_mode"] == entry["new_mode"]
+        head.append(f"index {ids} {entry['new_mode']}\n" if same_mode else f"index {ids}\n")
     if entry["binary"]:
         if change != "renamed" or entry["old_mode"] != entry["new_mode"]:
             head.append(f"Binary files {'a/' + a if change != 'added' else '/dev/null'} and "

@@ -125,7 +125,7 @@ def gc(stale: bool, prune: str, dry_run: bool) -> None:
 
     report = manage.gc(_store(), stale=stale, prune=prune, dry_run=dry_run)
     for name in report.killed:
-        click.echo(f"marked stale run {name} KILLED")
+        click.echo(f"marked stale run {name[:8]} KILLED")
     verb = "would drop" if dry_run else "dropped"
     for d in report.dropped:
         click.echo(f"{verb} deleted run {d['name']} ({d['run_id'][:8]})")
