@@ -162,7 +162,9 @@ def prepare(store: Store, spec: LaunchSpec, cwd: str | None = None) -> Prepared:
     cwd = cwd or os.getcwd()
     if not spec.argv:
         raise LaunchError("no command to run; use: gitml run [OPTIONS] -- COMMAND [ARGS]...")
-    experiment = spec.experiment or os.environ.get("GITML_EXPERIMENT") or "Default"
+    experiment = spec.experiment
+    if experiment is None:
+        experiment = os.environ.get("GITML_EXPERIMENT") or "Default"
     keys.validate_experiment(experiment)
     if spec.name is not None:
         keys.validate_name(spec.name)

@@ -15,6 +15,7 @@ from .errors import InvalidKey, InvalidValue
 DEFAULT_PARAMS_FILE = "params.yaml"
 DEFAULT_METRICS_FILES = ("metrics.yaml", "metrics.json")
 
+_EXPONENT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 # ``{key}`` where key uses key characters (no spaces: ``{ x }`` in a command is left alone)
 _PLACEHOLDER = re.compile(r"\{\{([A-Za-z0-9_\-./]+)\}\}|\{([A-Za-z0-9_\-./]+)\}")
 
@@ -94,6 +95,8 @@ def parse_value(text: str) -> Any:
         return text
     if isinstance(value, (datetime.date, datetime.time)):
         return text
+    if isinstance(value, str) and _EXPONENT.match(value):
+        return float(value)  # YAML 1.1 reads 1e-3 as a string; it is meant as a number
     if value is not None and not isinstance(value, (bool, int, float, str, list, dict)):
         return text
     return _plain(value)
