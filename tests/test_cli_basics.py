@@ -88,7 +88,7 @@ def test_show_a_run(repo: GitRepo) -> None:
         text = result.output
         assert text.startswith(f"run {rid}  shown\n")
         for needle in ("experiment  exp", "status      FINISHED", "lr", "0.01", "loss", "team",
-                       "vision", "plot.png", repo.head()[:12], "(dirty) on main"):  # fmt: skip
+                       "vision", "plot.png", repo.head()[:12], "dirty", "main"):  # fmt: skip
             assert needle in text, needle
     data = json.loads(invoke("show", "shown", "--format", "json").output)
     assert data["params"] == {"lr": 0.01} and data["metrics"]["loss"]["step"] == 3
