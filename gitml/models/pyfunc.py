@@ -246,7 +246,8 @@ def _load_object(model_dir: str, mlmodel: Model) -> tuple[Any, PythonModelContex
         raise ModelError(f"the model file {conf.get('python_model')!r} is missing from {model_dir!r}") from None
     except ModuleNotFoundError as e:
         raise ModelError(
-            f"the model needs module {e.name!r}, which is not installed: pip install -r requirements.txt of the model"
+            f"the model needs module {e.name!r}, which is not importable here: install it (see the model's"
+            " requirements.txt), or save local modules with the model through code_paths="
         ) from None
     artifacts = {
         name: model_file(model_dir, spec["path"] if isinstance(spec, dict) else spec, f"artifact {name!r}")

@@ -148,7 +148,8 @@ def load_native(model_dir: str, mlmodel: Model) -> Any:
             return pickle.load(f)
     except ModuleNotFoundError as e:
         raise ModelError(
-            f"the model needs module {e.name!r}, which is not installed: pip install -r requirements.txt of the model"
+            f"the model needs module {e.name!r}, which is not importable here: install it (see the model's"
+            " requirements.txt), or save local modules with the model through code_paths="
         ) from None
 
 
