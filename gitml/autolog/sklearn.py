@@ -231,7 +231,11 @@ def log_fitted_model(session: Session, model: Any, x: Any, name: str, flavor: st
 
     cfg = session.config
     extra: dict[str, Any] = {}
-    if flavor == "sklearn":
+    if flavor != "sklearn":
+        import importlib
+
+        importlib.import_module(f"gitml.{flavor}")  # registers the flavor
+    else:
         fn = next((f for f in ("predict", "transform", "predict_proba") if callable(getattr(model, f, None))), None)
         if fn is None:
             return  # nothing a served model could call (e.g. DBSCAN): no model
