@@ -1,0 +1,233 @@
+"""Tests of ``gitml metrics``, ``tag``, ``rename``, ``rm`` and ``gc`` (gitml.manage, gitml.cli.manage)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import GitRepo, git
+
+from gitml import Client, index, manage, runs
+from gitml.entities import Metric
+from gitml.cli import cli
+from gitml.store import Store
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def client(repo: GitRepo) -> Client:
+    c = Client()
+    for name, lr in (("alpha", 0.1), ("beta", 0.2), ("gamma", 0.3)):
+        run_id = c.create_run(run_name=name, params={"lr": lr}, tags={"team": "a"}).info.run_id
+        c.log_batch(run_id, [Metric("loss", 1.0 / (step + 1), 1_700_000_000_000 + step, step)
+                             for step in range(4)])  # fmt: skip
+        c.set_terminated(run_id)
+    return c
+
+
+def ref_of(name: str) -> str:
+    store = Store.discover()
+    return str(store.get_ref("refs/gitml/runs/" + runs.resolve(store, name)))
+
+
+# --------------------------------------------------------------------------- metrics
+def test_metrics_history_formats(client: Client) -> None:
+    code, out = invoke("metrics", "alpha", "loss")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["step", "time", "value"]
+    assert lines[2].split() == ["0", "2023-11-14T22:13:20.000Z", "1"]
+    assert lines[-1].split() == ["3", "2023-11-14T22:13:20.003Z", "0.25"]
+    code, out = invoke("metrics", "alpha", "loss", "--format", "csv")
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0] == ["step", "timestamp", "value"]
+    assert rows[3] == ["2", "1700000000002", repr(1 / 3)]
+    code, out = invoke("metrics", "alpha", "loss", "--format", "json")
+    doc = json.loads(out)
+    assert doc["key"] == "loss" and doc["name"] == "alpha" and len(doc["history"]) == 4
+    assert doc["history"][1] == {"step": 1, "timestamp": 1_700_000_000_001, "value": 0.5}
+
+
+def test_metrics_summaries_and_errors(client: Client) -> None:
+    code, out = invoke("metrics", "alpha")
+    assert code == 0 and out.splitlines()[2].split() == ["loss", "0.25", "3", "0.25", "1", "4"]
+    assert json.loads(invoke("metrics", "alpha", "--format", "json")[1])["metrics"]["loss"]["count"] == 4
+    code, out = invoke("metrics", "alpha", "acc")
+    assert code == 1 and out == "Error: run alpha has no metric 'acc'; its metrics: loss\n"
+    code, out = invoke("metrics", "nosuch", "loss")
+    assert code == 1 and out.startswith("Error: no run matches 'nosuch'")
+    assert invoke("metrics", "alpha", "loss", "--format", "md")[0] == 2
+
+
+# --------------------------------------------------------------------------- tag
+def test_tag_set_delete_list(client: Client) -> None:
+    code, out = invoke("tag", "alpha", "stage=prod", "note=a=b", "--delete", "team")
+    assert code == 0, out
+    assert out.startswith("run alpha (") and "set note, stage; deleted team" in out
+    assert client.get_run("alpha").data.tags == {"stage": "prod", "note": "a=b"}
+    code, out = invoke("tag", "alpha")
+    assert out == "note=a=b\nstage=prod\n"
+    assert invoke("tag", "beta", "-d", "team")[0] == 0
+    assert invoke("tag", "beta")[1] == "run beta has no tags\n"
+
+
+def test_tag_errors_write_nothing(client: Client) -> None:
+    before = ref_of("alpha")
+    code, out = invoke("tag", "alpha", "ok=1", "novalue")
+    assert code == 2 and "tag 'novalue' has no value: write KEY=VALUE" in out
+    code, out = invoke("tag", "alpha", "ok=1", "--delete", "missing")
+    assert code == 1 and out == "Error: run alpha has no tag 'missing' to delete; its tags: team\n"
+    code, out = invoke("tag", "alpha", "bad!key=1")
+    assert code == 2 and "bad!key" in out
+    assert ref_of("alpha") == before
+
+
+# --------------------------------------------------------------------------- rename
+def test_rename(client: Client) -> None:
+    run_id = client.resolve_run("alpha")
+    code, out = invoke("rename", "alpha", "first")
+    assert code == 0 and out == f"run {run_id[:8]}: alpha → first\n"
+    assert client.get_run(run_id).info.run_name == "first"
+    code, out = invoke("rename", "first", " ")
+    assert code == 1 and out.startswith("Error: invalid run name ' '")
+    assert client.get_run(run_id).info.run_name == "first"
+
+
+# --------------------------------------------------------------------------- rm
+def test_rm_hides_and_undo_restores(client: Client) -> None:
+    store = Store.discover()
+    beta = client.resolve_run("beta")
+    code, out = invoke("rm", "beta", "gamma")
+    assert code == 0
+    assert f"deleted beta ({beta[:8]}); `gitml rm --undo {beta[:8]}` restores it" in out
+    assert [s["name"] for s in runs.list_summaries(store)] == ["alpha"]
+    assert {s["name"] for s in runs.list_summaries(store, include_deleted=True)} == {"alpha", "beta", "gamma"}
+    assert list(client.search_runs(output="list")) and [r.info.run_name for r in client.search_runs(output="list")] == ["alpha"]
+    assert client.get_run(beta).info.lifecycle_stage == "deleted"
+    code, out = invoke("rm", "beta")
+    assert f"beta ({beta[:8]}) was already deleted" in out
+    code, out = invoke("rm", "--undo", beta[:6])
+    assert code == 0 and out == f"restored beta ({beta[:8]})\n"
+    assert {s["name"] for s in runs.list_summaries(store)} == {"alpha", "beta"}
+    assert "was not deleted" in invoke("rm", "--undo", "alpha")[1]
+
+
+def test_rm_unknown_run_deletes_nothing(client: Client) -> None:
+    code, out = invoke("rm", "alpha", "nosuch")
+    assert code == 1 and out.startswith("Error: no run matches 'nosuch'")
+    assert len(runs.list_summaries(Store.discover())) == 3
+    assert invoke("rm")[0] == 2
+
+
+# --------------------------------------------------------------------------- gc
+def test_gc_drops_deleted_runs_prunes_and_packs(client: Client, repo: GitRepo, tmp_path: Path) -> None:
+    unique = tmp_path / "unique.bin"
+    unique.write_bytes(os.urandom(4096))
+    beta = client.resolve_run("beta")
+    client.log_artifact(beta, str(unique))
+    blob = git("hash-object", str(unique)).strip()
+    assert invoke("rm", "beta")[0] == 0
+    code, out = invoke("gc", "--dry-run")
+    assert out.startswith(f"would drop deleted run beta ({beta[:8]})") and beta in repo.run_refs()
+    code, out = invoke("gc", "--prune", "now")
+    assert code == 0, out
+    assert f"dropped deleted run beta ({beta[:8]})" in out
+    assert "git pack-refs --all" in out and "git prune --expire=now" in out
+    refs = repo.run_refs()
+    assert beta not in refs and len(refs) == 2
+    assert git("cat-file", "-e", blob, check=False) == "" and subprocess.run(
+        ["git", "cat-file", "-e", blob], cwd=repo).returncode != 0  # fmt: skip
+    repo.fsck()
+    # refs are packed, and the runs stay readable and writable
+    packed = (repo / ".git" / "packed-refs").read_text()
+    assert all(f"refs/gitml/runs/{r}" in packed for r in refs)
+    assert not (repo / ".git" / "refs" / "gitml" / "runs").exists() or not os.listdir(
+        repo / ".git" / "refs" / "gitml" / "runs")  # fmt: skip
+    assert git("count-objects", "-v").split("count: ")[1].startswith("0")
+    assert client.get_run("alpha").data.params == {"lr": 0.1}
+    assert [m.value for m in client.get_metric_history("gamma", "loss")][-1] == 0.25
+    assert invoke("tag", "alpha", "after=gc")[0] == 0
+    assert client.get_run("alpha").data.tags["after"] == "gc"
+    assert {s["name"] for s in runs.list_summaries(Store.discover())} == {"alpha", "gamma"}
+    repo.fsck()
+    code, out = invoke("gc")
+    assert code == 0 and "no deleted runs to drop" in out
+    repo.fsck()
+
+
+def test_gc_keeps_recent_unreachable_objects_by_default(client: Client, repo: GitRepo) -> None:
+    store = Store.discover()
+    young = store.add_blob(b"written by a writer that has not moved its ref yet")
+    assert invoke("gc")[0] == 0
+    assert store.has(young)
+    assert invoke("gc", "--prune", "now")[0] == 0
+    assert not Store.discover().has(young)
+
+
+def test_gc_undo_race_keeps_restored_run(client: Client) -> None:
+    """A run restored after the listing is not dropped (the ref delete is a compare-and-swap)."""
+    store = Store.discover()
+    beta = client.resolve_run("beta")
+    manage.remove(store, ["beta"])
+    deleted_commit = store.get_ref("refs/gitml/runs/" + beta)
+    manage.remove(store, ["beta"], undo=True)
+    assert not store.delete_ref("refs/gitml/runs/" + beta, deleted_commit)
+    assert store.get_ref("refs/gitml/runs/" + beta) is not None
+
+
+def test_gc_without_git(client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    invoke("rm", "gamma")
+    nobin = tmp_path / "nobin"
+    nobin.mkdir()
+    path = os.environ["PATH"]
+    monkeypatch.setenv("PATH", str(nobin))
+    code, out = invoke("gc")
+    monkeypatch.setenv("PATH", path)
+    assert code == 0
+    assert "dropped deleted run gamma" in out
+    assert "git is not installed: objects were not pruned or packed" in out
+    assert len(runs.list_summaries(Store.discover(), include_deleted=True)) == 2
+
+
+def test_gc_stale(repo: GitRepo) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    store = Store.discover()
+    w = runs.create(store, name="ghost", pid=proc.pid, code=False)
+    w.flush()
+    live = runs.create(store, name="alive", code=False)  # this process: not stale
+    live.flush()
+    code, out = invoke("gc", "--stale")
+    assert code == 0, out
+    assert f"marked stale run {w.run_id[:8]} KILLED" in out
+    assert runs.load(store, w.run_id).info["status"] == "KILLED"
+    assert runs.load(store, live.run_id).info["status"] == "RUNNING"
+
+
+def test_subprocess(client: Client, repo: GitRepo) -> None:
+    exe = shutil.which("gitml")
+    assert exe
+    done = subprocess.run([exe, "rm", "alpha"], cwd=repo, capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.startswith("deleted alpha")
+    done = subprocess.run([exe, "gc", "--prune", "now"], cwd=repo, capture_output=True, text=True)
+    assert done.returncode == 0 and "dropped deleted run alpha" in done.stdout
+    repo.fsck()
+    done = subprocess.run([exe, "metrics", "beta", "loss", "--format", "csv"], cwd=repo,
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0 and done.stdout.splitlines()[0] == "step,timestamp,value"
+    bad = subprocess.run([exe, "tag", "nosuch", "a=1"], cwd=repo, capture_output=True, text=True)
+    assert bad.returncode == 1 and bad.stderr.startswith("Error: no run matches 'nosuch'")
+    assert "Traceback" not in bad.stderr
+    assert index.summaries(Store.discover())
