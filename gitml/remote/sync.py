@@ -1,0 +1,375 @@
+"""push, pull, fetch: which side of each ``refs/gitml/*`` ref wins, and moving it there.
+
+The revision rule of DESIGN.md: a run's versions do not descend from one another, so
+the version with the higher ``revision`` wins and is written with the other side's old
+commit as the expected value; equal revisions with different commits are *diverged*
+and refused unless ``force``. A run still RUNNING on this host is never overwritten by
+a pull. Model versions and aliases have no revision: a different commit on each side
+is diverged too.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import yamlio
+from ..errors import RemoteError, RunNotFound
+from ..record import RUN_REF
+from ..store import Store, user_and_host
+from .transport import (
+    PREFIX, Progress, Remote, Transport, Update, open_transport, resolve_remote, write_refs,
+)  # fmt: skip
+
+RETRIES = 3
+
+
+@dataclass
+class Change:
+    """One ref that moved (or would): ``kind`` is new, updated or deleted."""
+
+    ref: str
+    old: str | None
+    new: str | None
+    kind: str
+
+    @property
+    def run_id(self) -> str | None:
+        return self.ref[len(RUN_REF):] if self.ref.startswith(RUN_REF) else None
+
+
+@dataclass
+class Report:
+    """What a push, pull or fetch did."""
+
+    remote: str
+    changes: list[Change] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (ref, reason)
+    lfs_objects: int = 0
+    lfs_bytes: int = 0
+    remote_total: int = 0
+    backend: str = ""
+
+    @property
+    def runs(self) -> list[Change]:
+        return [c for c in self.changes if c.run_id]
+
+    def count(self, kind: str) -> int:
+        return sum(1 for c in self.changes if c.kind == kind)
+
+
+# ---------------------------------------------------------------------- reading versions
+def run_info(store: Store, commit: str) -> dict[str, Any]:
+    """The run.yaml of a run commit (empty for anything else)."""
+    try:
+        data = store.blob_at(store.commit_tree(commit), "run.yaml")
+    except KeyError:
+        return {}
+    info = yamlio.loads(data) if data else None
+    return info if isinstance(info, dict) else {}
+
+
+def revision(store: Store, commit: str) -> int:
+    try:
+        return int(run_info(store, commit).get("revision") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def running_here(info: dict[str, Any]) -> bool:
+    """A RUNNING run whose process lives on this host (its writer must not be overwritten)."""
+    if info.get("status") != "RUNNING" or info.get("host") != user_and_host()[1]:
+        return False
+    try:
+        os.kill(int(info.get("pid") or 0), 0)
+    except (ProcessLookupError, ValueError, TypeError):
+        return False
+    except (PermissionError, OSError):
+        return True
+    return int(info.get("pid") or 0) > 0
+
+
+def _label(store: Store, ref: str, commit: str | None) -> str:
+    if ref.startswith(RUN_REF):
+        name = run_info(store, commit).get("name") if commit and store.has(commit) else None
+        rid = ref[len(RUN_REF):]
+        return f"run {rid[:8]}" + (f" ({name})" if name else "")
+    return ref[len(PREFIX):]
+
+
+def _decide(store: Store, ref: str, mine: str, theirs: str, force: bool, side: str) -> str:
+    """'take' (mine wins), 'keep' (theirs is newer) or 'diverged' for two different commits."""
+    if not ref.startswith(RUN_REF):
+        return "take" if force else "diverged"
+    a, b = revision(store, mine), revision(store, theirs)
+    if a > b:
+        return "take"
+    if a < b:
+        return "keep"
+    return "take" if force else "diverged"
+
+
+def _diverged_error(store: Store, remote: Remote, refs: list[tuple[str, str]], verb: str) -> RemoteError:
+    names = ", ".join(_label(store, ref, sha) for ref, sha in refs[:5])
+    more = f" and {len(refs) - 5} more" if len(refs) > 5 else ""
+    return RemoteError(
+        f"diverged: {names}{more} changed both here and on {remote.label!r} "
+        f"(same revision, different content); nothing was {verb}; "
+        f"use `gitml {verb[:-2] if verb.endswith('ed') else verb} --force` to take this side's version"
+    )
+
+
+# ---------------------------------------------------------------------- selection
+def _select(local: dict[str, str], run_ids: Iterable[str] | None) -> dict[str, str]:
+    if run_ids is None:
+        return local
+    out = {}
+    for rid in run_ids:
+        ref = RUN_REF + rid
+        if ref not in local:
+            raise RunNotFound(f"no run {rid} here; run `gitml ls` to see the runs")
+        out[ref] = local[ref]
+    return out
+
+
+# ---------------------------------------------------------------------- push
+def push(
+    store: Store,
+    remote: str | None = None,
+    run_ids: Iterable[str] | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+    lfs: bool = True,
+) -> Report:
+    """Send runs (default: every ``refs/gitml/*`` ref) to ``remote`` by the revision rule."""
+    target = resolve_remote(store, remote)
+    transport = open_transport(store, target, progress)
+    selected = _select(store.list_refs(PREFIX), list(run_ids) if run_ids is not None else None)
+    report = Report(target.label, backend=transport.backend)
+    deleted = _deleted_commits(store)
+    for attempt in range(RETRIES):
+        theirs = transport.list()
+        report.remote_total = sum(1 for r in theirs if r.startswith(RUN_REF))
+        differing = {r: s for r, s in theirs.items() if r in selected and selected[r] != s}
+        missing = {r: s for r, s in differing.items() if not store.has(s)}
+        if missing:
+            transport.fetch(missing)
+        updates, skipped, diverged = [], [], []
+        for ref, mine in sorted(selected.items()):
+            other = theirs.get(ref)
+            if other == mine:
+                continue
+            if other is None:
+                if mine in deleted:
+                    continue  # a run deleted here that the remote never had
+                updates.append(Update(ref, None, mine))
+                continue
+            verdict = _decide(store, ref, mine, other, force, "push")
+            if verdict == "take":
+                updates.append(Update(ref, other, mine))
+            elif verdict == "keep":
+                skipped.append((ref, f"{target.label} has a newer version; run `gitml pull {target.label}`"))
+            else:
+                diverged.append((ref, mine))
+        if diverged:
+            raise _diverged_error(store, target, diverged, "pushed")
+        report.skipped = skipped
+        if not updates:
+            return report
+        if lfs:
+            from .. import lfs as lfs_mod
+
+            n, size = lfs_mod.upload_for(store, target, [u.new for u in updates if u.new], progress)
+            report.lfs_objects, report.lfs_bytes = report.lfs_objects + n, report.lfs_bytes + size
+        status = transport.push(updates, atomic=True)
+        stale = [u for u in updates if status.get(u.ref) and _is_stale(status[u.ref])]
+        rejected = [(u, status[u.ref]) for u in updates if status.get(u.ref) and u not in stale]
+        real = [(u, why) for u, why in rejected if "atomic" not in str(why)]
+        if real:
+            u, why = real[0]
+            more = f" (and {len(real) - 1} more refs)" if len(real) > 1 else ""
+            raise RemoteError(
+                f"remote {target.label!r} rejected {_label(store, u.ref, u.new)}{more}: {why}; "
+                "nothing was pushed (ask the remote's owner, or check its hooks)"
+            )
+        if stale and attempt < RETRIES - 1:
+            time.sleep(0.05 * (attempt + 1))
+            continue  # someone else pushed meanwhile: list again and decide again
+        if stale or rejected:
+            raise RemoteError(
+                f"remote {target.label!r} kept changing while pushing; nothing was pushed; "
+                "try again"
+            )
+        report.changes = [Change(u.ref, u.old, u.new, "new" if u.old is None else "updated")
+                          for u in updates]  # fmt: skip
+        return report
+    return report  # pragma: no cover
+
+
+def _deleted_commits(store: Store) -> set[str]:
+    """Commits of runs deleted here (from the listing cache): not worth sending anywhere new."""
+    from .. import index
+
+    return {s["commit"] for s in index.summaries(store) if s.get("lifecycle") == "deleted"}
+
+
+def _is_stale(reason: str | None) -> bool:
+    low = (reason or "").lower()
+    return "stale" in low or "atomic" in low or "fetch first" in low or "non-fast-forward" in low
+
+
+# ---------------------------------------------------------------------- pull / fetch
+def pull(
+    store: Store,
+    remote: str | None = None,
+    run_ids: Iterable[str] | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+    lfs: bool = True,
+) -> Report:
+    """Bring ``refs/gitml/*`` (all, or the named runs) from ``remote`` by the revision rule.
+
+    ``run_ids`` are ids, unique id prefixes or names of the remote's runs. With ``lfs``
+    the LFS objects of the received runs are downloaded too (``fetch`` skips them).
+    """
+    from .. import index
+
+    target = resolve_remote(store, remote)
+    transport = open_transport(store, target, progress)
+    report = Report(target.label, backend=transport.backend)
+    theirs = transport.list()
+    report.remote_total = sum(1 for r in theirs if r.startswith(RUN_REF))
+    if run_ids is not None:
+        theirs = _remote_selection(store, transport, theirs, list(run_ids))
+    local = store.list_refs(PREFIX)
+    differing = {r: s for r, s in theirs.items() if local.get(r) != s}
+    missing = {r: s for r, s in differing.items() if not store.has(s)}
+    if missing:
+        transport.fetch(missing)
+        lost = [r for r, s in missing.items() if not store.has(s)]
+        if lost:  # moved on the remote while fetching: take what the remote has now
+            again = transport.list()
+            transport.fetch({r: again[r] for r in lost if r in again})
+            for r in lost:
+                if r in again and store.has(again[r]):
+                    differing[r] = again[r]
+                else:
+                    differing.pop(r, None)
+    writes: list[Change] = []
+    diverged = []
+    for ref, other in sorted(differing.items()):
+        mine = local.get(ref)
+        if mine is None:
+            writes.append(Change(ref, None, other, "new"))
+            continue
+        if ref.startswith(RUN_REF) and running_here(run_info(store, mine)):
+            report.skipped.append((ref, "still running here; it is pushed when it ends"))
+            continue
+        verdict = _decide(store, ref, other, mine, force, "pull")
+        if verdict == "take":
+            writes.append(Change(ref, mine, other, "updated"))
+        elif verdict == "keep":
+            report.skipped.append((ref, f"newer here; run `gitml push {target.label}`"))
+        else:
+            diverged.append((ref, other))
+    if diverged:
+        raise _diverged_error(store, target, diverged, "pulled")
+    if lfs and writes:
+        from .. import lfs as lfs_mod
+
+        report.lfs_objects, report.lfs_bytes = lfs_mod.download_for(
+            store, target, [c.new for c in writes if c.new], progress
+        )
+    done = write_refs(store, [(c.ref, c.old, c.new) for c in writes if c.new])
+    for change, ok in zip(writes, done):
+        if ok:
+            report.changes.append(change)
+        else:
+            report.skipped.append((change.ref, "changed here while pulling; pull again"))
+    if report.changes:
+        index.summaries(store)  # refresh the listing cache
+    return report
+
+
+def fetch(store: Store, remote: str | None = None, run_ids: Iterable[str] | None = None,
+          force: bool = False, progress: Progress | None = None) -> Report:  # fmt: skip
+    """Like :func:`pull` without downloading LFS objects (git refs and objects only)."""
+    return pull(store, remote, run_ids, force=force, progress=progress, lfs=False)
+
+
+def _remote_selection(store: Store, transport: Transport, theirs: dict[str, str],
+                      wanted: list[str]) -> dict[str, str]:  # fmt: skip
+    summaries = None
+    out = {}
+    for text in wanted:
+        ids = [r for r in theirs if r.startswith(RUN_REF) and r[len(RUN_REF):].startswith(text.lower())]
+        if len(ids) != 1:
+            if summaries is None:
+                summaries = _remote_summaries(store, transport, theirs)
+            ids = [s["ref"] for s in summaries if s.get("name") == text] or ids
+        if not ids:
+            raise RunNotFound(
+                f"remote {transport.remote.label!r} has no run {text!r}; "
+                f"run `gitml ls --remote {transport.remote.label}` to see its runs"
+            )
+        if len(ids) > 1:
+            raise RunNotFound(
+                f"{text!r} matches {len(ids)} runs on {transport.remote.label!r}; use a longer id prefix"
+            )
+        out[ids[0]] = theirs[ids[0]]
+    return out
+
+
+def _remote_summaries(store: Store, transport: Transport, theirs: dict[str, str]) -> list[dict[str, Any]]:
+    from .. import index
+    from ..record import RunRecord
+
+    runs = {r: s for r, s in theirs.items() if r.startswith(RUN_REF)}
+    missing = {r: s for r, s in runs.items() if not store.has(s)}
+    if missing:
+        transport.fetch(missing)  # objects only: no local ref changes
+    known = {s["commit"]: s for s in index.summaries(store)}
+    local = store.list_refs(RUN_REF)
+    out = []
+    for ref, sha in sorted(runs.items()):
+        summary = dict(known.get(sha) or RunRecord.load(store, sha).summary())
+        summary["ref"] = ref
+        summary["commit"] = sha
+        mine = local.get(ref)
+        summary["here"] = "same" if mine == sha else ("absent" if mine is None else "differs")
+        out.append(summary)
+    return out
+
+
+# ---------------------------------------------------------------------- remote listing & removal
+def list_remote_runs(store: Store, remote: str | None = None,
+                     progress: Progress | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """Summaries of the remote's runs (objects fetched, local refs untouched), newest first.
+
+    Each summary has the keys of the listing cache plus ``ref`` and ``here`` (``same``,
+    ``absent`` or ``differs``: how this repository's version compares).
+    """
+    target = resolve_remote(store, remote)
+    transport = open_transport(store, target, progress)
+    out = _remote_summaries(store, transport, transport.list())
+    out.sort(key=lambda s: (s.get("start_time") or "", s["run_id"]), reverse=True)
+    return out
+
+
+def delete_remote_runs(store: Store, remote: str | None, run_ids: Iterable[str],
+                       progress: Progress | None = None) -> list[str]:  # fmt: skip
+    """Delete runs (ids, prefixes or names of the remote's runs) on the remote; local runs stay."""
+    target = resolve_remote(store, remote)
+    transport = open_transport(store, target, progress)
+    theirs = transport.list()
+    chosen = _remote_selection(store, transport, theirs, list(run_ids))
+    updates = [Update(ref, sha, None) for ref, sha in chosen.items()]
+    status = transport.push(updates, atomic=True)
+    bad = [(u.ref, why) for u in updates if (why := status.get(u.ref))]
+    if bad:
+        ref, why = bad[0]
+        raise RemoteError(f"remote {target.label!r} refused to delete {ref}: {why}; nothing was deleted")
+    return [ref[len(RUN_REF):] for ref in chosen]
