@@ -47,6 +47,14 @@ def _write(store: Store, runs: dict[str, Any]) -> None:
             pass
 
 
+def _valid(summary: Any, commit: str) -> bool:
+    return (
+        isinstance(summary, dict)
+        and summary.get("commit") == commit
+        and isinstance(summary.get("run_id"), str)
+    )
+
+
 def summaries(store: Store) -> list[dict[str, Any]]:
     """The summary of every run ref, from the cache where the commit id matches."""
     refs = store.list_refs(RUN_REF)
@@ -56,7 +64,7 @@ def summaries(store: Store) -> list[dict[str, Any]]:
     out = []
     for ref, commit in refs.items():
         summary = cached.get(commit)
-        if summary is None:
+        if not _valid(summary, commit):  # missing, or a corrupt entry: read the run
             missing = True
             try:
                 summary = RunRecord.load(store, commit).summary()
