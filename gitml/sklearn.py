@@ -25,3 +25,5 @@ def load_model(model_uri: str, dst_path: str | None = None) -> Any:
 
 
 __all__ = ["ModelInfo", "load_model", "log_model", "save_model"]
+
+from .autolog.sklearn import autolog  # noqa: E402,F401
