@@ -59,25 +59,34 @@ class Store:
         self.refs = DiskRefsContainer(self.commondir, logger=None)
         self._packed: tuple[float, dict[str, str]] | None = None
         self._identity: bytes | None = None
+        self._config: tuple[int, Any] | None = None
 
     # ------------------------------------------------------------------ opening
     @classmethod
     def discover(cls, path: str | None = None) -> Store:
         """Open the repository containing ``path`` (default: ``$GITML_DIR`` or the cwd)."""
+        return cls(*cls.locate(path))
+
+    @staticmethod
+    def locate(path: str | None = None) -> tuple[str | None, str]:
+        """(work tree root or None when bare, git dir) of the repository containing ``path``.
+
+        Cheap (a few stat calls, nothing opened), so callers can cache stores by git dir.
+        """
         start = os.path.abspath(path or os.environ.get("GITML_DIR") or os.getcwd())
         here = start
         while True:
             dotgit = os.path.join(here, ".git")
             if os.path.isdir(dotgit):
-                return cls(here, dotgit)
+                return here, dotgit
             if os.path.isfile(dotgit):  # a linked worktree or a submodule
                 with open(dotgit) as f:
                     line = f.read().strip()
                 if line.startswith("gitdir:"):
                     gitdir = os.path.normpath(os.path.join(here, line[7:].strip()))
-                    return cls(here, gitdir)
+                    return here, gitdir
             if _is_bare(here):
-                return cls(None, here)
+                return None, here
             parent = os.path.dirname(here)
             if parent == here:
                 raise NotARepository(
@@ -94,7 +103,14 @@ class Store:
         return path
 
     def config(self) -> Any:
-        return self.repo.get_config_stack()
+        """The config stack (repository, user, system), re-read when .git/config changes."""
+        try:
+            stamp = os.stat(os.path.join(self.commondir, "config")).st_mtime_ns
+        except OSError:
+            stamp = 0
+        if self._config is None or self._config[0] != stamp:
+            self._config = (stamp, self.repo.get_config_stack())
+        return self._config[1]
 
     def config_get(self, section: str, name: str, subsection: str | None = None) -> str | None:
         key: tuple[bytes, ...] = (
@@ -273,12 +289,36 @@ class Store:
     def cas_ref(self, name: str, old: str | None, new: str) -> bool:
         """Move ``name`` from ``old`` (None: must not exist) to ``new``; False if it moved."""
 
-        def attempt() -> bool:
-            if old is None:
-                return bool(self.refs.add_if_new(name.encode(), new.encode()))
-            return bool(self.refs.set_if_equals(name.encode(), old.encode(), new.encode()))
+        return self._locked(name, lambda: self._cas_loose(name, old, new))
 
-        return self._locked(name, attempt)
+    def _cas_loose(self, name: str, old: str | None, new: str) -> bool:
+        """One attempt, as git does it: take ``<ref>.lock``, compare, write, rename.
+
+        No fsync (git's default for refs either): a ref update costs a few syscalls even
+        while the disk is busy; the objects it names are written before it moves.
+        """
+        path = os.path.join(self.commondir, *name.split("/"))
+        lock = path + ".lock"
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        try:
+            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            raise FileLocked(path, lock) from None
+        moved = False
+        try:
+            try:
+                current = self.get_ref(name)  # loose, else packed; stable while we hold the lock
+                if current != old:
+                    return False
+                os.write(fd, new.encode() + b"\n")
+            finally:
+                os.close(fd)
+            os.replace(lock, path)
+            moved = True
+            return True
+        finally:
+            if not moved:  # never touch the lock once it is renamed: it may be another's now
+                os.unlink(lock)
 
     def delete_ref(self, name: str, old: str | None = None) -> bool:
         return self._locked(
