@@ -78,10 +78,10 @@ _exit_state: dict[str, Any] = {"exception": None, "installed": False}
 
 
 def _store() -> Store:
-    found = Store.discover()
-    cached = _stores.get(found.gitdir)
-    if cached is None:
-        _stores[found.gitdir] = cached = found
+    root, gitdir = Store.locate()
+    cached = _stores.get(gitdir)
+    if cached is None or not os.path.isdir(gitdir):
+        _stores[gitdir] = cached = Store(root, gitdir)
     return cached
 
 
