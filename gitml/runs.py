@@ -44,19 +44,19 @@ def new_run_id() -> str:
     return uuid.uuid4().hex
 
 
-_known_names: set[str] | None = None
+_known_names: dict[str, set[str]] = {}  # repository (common dir) -> names of its runs
 
 
 def generate_name(store: Store) -> str:
     """A fresh ``adjective-noun-N`` name that no run of the repository has."""
-    global _known_names
-    if _known_names is None:
-        _known_names = {str(s.get("name")) for s in index.summaries(store)}
+    known = _known_names.get(store.commondir)
+    if known is None:
+        known = _known_names[store.commondir] = {str(s.get("name")) for s in index.summaries(store)}
     rng = random.SystemRandom()
     while True:
         name = f"{rng.choice(_ADJECTIVES)}-{rng.choice(_NOUNS)}-{rng.randint(1, 999)}"
-        if name not in _known_names:
-            _known_names.add(name)
+        if name not in known:
+            known.add(name)
             return name
 
 
