@@ -514,3 +514,35 @@ def test_attach_through_gitml_run_id_and_gitml_dir(repo: GitRepo, tmp_path: Path
     assert got.data.metrics == {"outer": 3.0, "inner": 2.0} and got.data.tags == {"child": "yes"}
     assert len(repo.run_refs()) == 1
     repo.fsck()
+
+
+def test_generated_names_avoid_the_names_of_each_repository(repo: GitRepo, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cache of known names is per repository: a second repository's names count too."""
+    from gitml import runs
+
+    with gitml.start_run():
+        pass
+    other = tmp_path / "other"
+    other.mkdir()
+    import subprocess as sp
+
+    sp.run(["git", "init", "-q", str(other)], check=True)
+    monkeypatch.setattr(runs.random, "SystemRandom", _Fixed)
+    monkeypatch.chdir(other)
+    gitml.Client().create_run(run_name="calm-owl-7")
+    assert runs.generate_name(gitml.Client().store) == "calm-owl-8"
+
+
+class _Fixed:
+    """A stand-in random source: calm-owl-7, then calm-owl-8."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def choice(self, seq: list[str]) -> str:
+        return {"ant": "owl"}.get(seq[0], "calm")
+
+    def randint(self, a: int, b: int) -> int:
+        self.n += 1
+        return 6 + self.n
