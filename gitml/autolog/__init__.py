@@ -47,9 +47,7 @@ def autolog(
     """
     done = []
     for name in INTEGRATIONS:
-        if importlib.util.find_spec(name) is None:
-            continue
-        if name != "sklearn" and importlib.util.find_spec(f"gitml.autolog.{name}") is None:
+        if not _installed(name):
             continue
         module = importlib.import_module(f".{name}", __name__)
         kwargs: dict[str, Any] = dict(
@@ -62,6 +60,13 @@ def autolog(
         module.autolog(**kwargs)
         done.append(name)
     return done
+
+
+def _installed(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # a module blocked with sys.modules[name] = None
+        return False
 
 
 class _CallableModule(types.ModuleType):

@@ -280,17 +280,10 @@ def var_name(obj: Any, fallback: str) -> str:
                 continue
             code = frame.f_code
             nargs = code.co_argcount + code.co_kwonlyargcount
-            flags = code.co_flags
-            names = list(code.co_varnames[:nargs])
-            if flags & inspect.CO_VARARGS:
-                names.append(code.co_varnames[nargs])
             f_locals = frame.f_locals
-            passed = False
-            for n in names:
-                v = f_locals.get(n)
-                if v is obj or (isinstance(v, tuple) and any(x is obj for x in v)):
-                    passed = True
-                    break
+            passed = any(f_locals.get(n) is obj for n in code.co_varnames[:nargs])
+            if code.co_flags & inspect.CO_VARARGS:
+                passed = passed or any(x is obj for x in f_locals.get(code.co_varnames[nargs], ()))
             if passed:
                 frame = frame.f_back
                 continue
