@@ -44,7 +44,9 @@ GIT = ["git", "-c", "user.name=Bench", "-c", "user.email=bench@example.com"]
 # --------------------------------------------------------------------------- timing
 
 
-def median_time(action: Callable[[], Any], repeat: int, prepare: Callable[[], Any] | None = None) -> float:
+def median_time(
+    action: Callable[[], Any], repeat: int, prepare: Callable[[], Any] | None = None
+) -> float:
     """The median wall time of ``action`` over ``repeat`` calls (``prepare`` untimed)."""
     times = []
     for _ in range(repeat):
@@ -176,7 +178,9 @@ def bench_search(workdir: Path, count: int, workers: int) -> dict[str, float]:
     repo = gitml_repo(workdir, count, workers)
     gitml.search_runs(repo=str(repo))  # builds the cache, imports pandas
     frame = gitml.search_runs(repo=str(repo), filter=FILTER, order_by=ORDER_BY)
-    ours = median_time(lambda: gitml.search_runs(repo=str(repo), filter=FILTER, order_by=ORDER_BY), 20)
+    ours = median_time(
+        lambda: gitml.search_runs(repo=str(repo), filter=FILTER, order_by=ORDER_BY), 20
+    )
     figures = {"gitml search_runs": ours}
     try:
         mlflow, experiment_id = mlflow_store(workdir, count)
@@ -227,8 +231,13 @@ def report(figures: dict[str, float]) -> None:
         print(f"{name:48} {seconds:9.4f} {shown:>8} {mark}")
     ours, theirs = figures.get("gitml search_runs"), figures.get("MLflow file store search_runs")
     if ours and theirs:
-        print(f"\nsearch_runs over 200 runs: gitml is {theirs / ours:.1f}x faster than MLflow's file store")
-    warm, cold = figures.get("gitml ls, 1,000 runs, warm cache"), figures.get("gitml ls, 1,000 runs, fresh clone")
+        print(
+            f"\nsearch_runs, 200 runs: gitml {theirs / ours:.1f}x faster than MLflow's file store"
+        )
+    warm, cold = (
+        figures.get("gitml ls, 1,000 runs, warm cache"),
+        figures.get("gitml ls, 1,000 runs, fresh clone"),
+    )
     if warm and cold:
         print(f"gitml ls 1,000 runs: fresh clone costs {cold / warm:.1f}x a warm listing")
     large = figures.get("gitml ls, 10,000 runs, warm cache")

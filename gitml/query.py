@@ -39,7 +39,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from .errors import FilterError
@@ -205,7 +205,7 @@ def _iso_text_ms(text: str) -> int | None:
 
 def _source(summary: Summary, key: str) -> Any:
     source = summary.get("source") or {}
-    return source.get(key) if isinstance(source, Mapping) else None
+    return source.get(key) if isinstance(source, dict) else None
 
 
 def _duration(summary: Summary) -> float | None:
@@ -280,16 +280,18 @@ class Field:
             return _ATTRIBUTES[self.key][1]
         return {"metrics": "metric", "params": "param", "tags": "tag"}[self.entity]
 
-    def get(self, run: _View) -> Any:
-        """The field's value in a run, or None when the run does not have it."""
+    @cached_property
+    def get(self) -> Callable[[_View], Any]:
+        """``get(run)``: the field's value in a run, or None when the run does not have it."""
+        key = self.key
         if self.entity == "metrics":
-            return run.metric(self.key)
+            return lambda run: run.metric(key)
         if self.entity == "params":
-            return run.params.get(self.key)
+            return lambda run: run.params.get(key)
         if self.entity == "tags":
-            tags = run.summary.get("tags") or {}
-            return tags.get(self.key)
-        return _ATTRIBUTES[self.key][0](run.summary)
+            return lambda run: (run.summary.get("tags") or {}).get(key)
+        attribute = _ATTRIBUTES[key][0]
+        return lambda run: attribute(run.summary)
 
 
 def _make_field(entity_word: str | None, key: str, pos: int) -> Field:
@@ -339,9 +341,10 @@ class _View:
         return self._params
 
     def metric(self, key: str) -> float | None:
-        metrics = self.summary.get("metrics") or {}
-        entry = metrics.get(key)
-        value = entry.get("last") if isinstance(entry, Mapping) else entry
+        entry = (self.summary.get("metrics") or {}).get(key)
+        value = entry.get("last") if type(entry) is dict else entry
+        if type(value) is float:
+            return value
         if value is None or isinstance(value, bool):
             return None
         try:
@@ -365,10 +368,12 @@ def flatten(mapping: Mapping[str, Any], prefix: str = "", sep: str = ".") -> dic
     Returns:
         A new flat dict.
     """
+    if not prefix and not any(type(value) is dict for value in mapping.values()):
+        return dict(mapping)  # the common case: nothing nested
     flat: dict[str, Any] = {}
     nested: list[tuple[str, Mapping[str, Any]]] = []
     for key, value in mapping.items():
-        if isinstance(value, Mapping) and value:
+        if isinstance(value, dict) and value:
             nested.append((f"{prefix}{key}", value))
         else:
             flat[f"{prefix}{key}"] = value
@@ -849,6 +854,19 @@ def _rank(value: Any) -> tuple[int, Any] | None:
     return (3, _text(value))
 
 
+def _clause_key(value: Any, descending: bool) -> tuple[Any, ...]:
+    """One clause's part of a sort key: present values in order, missing ones last."""
+    ranked = _rank(value)
+    if ranked is None:
+        return (1,)
+    if not descending:
+        return (0, ranked)
+    rank, inner = ranked
+    if rank <= 1:  # numbers and bools: negate instead of wrapping (much faster to compare)
+        return (0, (-rank, -inner))
+    return (0, (-rank, _Reversed(inner)))
+
+
 @dataclass(frozen=True)
 class OrderBy:
     """A parsed ``order_by`` list: fields with a direction each.
@@ -861,14 +879,7 @@ class OrderBy:
     def key(self, run: _View | Summary) -> tuple[Any, ...]:
         """The sort key of a run (a summary or a view)."""
         view = run if isinstance(run, _View) else _View(run)
-        parts: list[Any] = []
-        for field, descending in self.clauses:
-            ranked = _rank(field.get(view))
-            if ranked is None:
-                parts.append((1, 0))
-            else:
-                parts.append((0, _Reversed(ranked) if descending else ranked))
-        return tuple(parts)
+        return tuple(_clause_key(field.get(view), descending) for field, descending in self.clauses)
 
     def fields(self) -> list[Field]:
         """The fields sorted on."""
@@ -942,10 +953,8 @@ def _sorted_views(
     views: list[_View], order_by: str | Sequence[str] | OrderBy | None
 ) -> list[_View]:
     ordering = parse_order_by(order_by)
-    views = sorted(views, key=_DEFAULT_ORDER.key)
-    if ordering.clauses:
-        views.sort(key=ordering.key)
-    return views
+    combined = OrderBy(ordering.clauses + _DEFAULT_ORDER.clauses)
+    return sorted(views, key=combined.key)
 
 
 # --------------------------------------------------------------------------- search

@@ -106,11 +106,9 @@ def to_table(
     columns are left out and a last column ``…`` says so (``--wide`` shows everything).
     """
     natural = [len(h) for h in headers]
-    for row in rows:
-        for i, text in enumerate(row):
-            if len(text) > natural[i]:
-                natural[i] = len(text)
-    titles, cells, separator = list(headers), [list(r) for r in rows], SEPARATOR
+    for i, column in enumerate(zip(*rows, strict=True)):
+        natural[i] = max(natural[i], *map(len, column))
+    titles, cells, separator = list(headers), rows, SEPARATOR
     if width is not None and not _fits(natural, width, separator):
         separator = " "
         floors = list(min_widths or [])[: len(natural)]
@@ -119,7 +117,7 @@ def to_table(
         count = _columns_that_fit(mins, width, separator)
         if count < len(natural):
             titles = titles[:count] + [ELLIPSIS]
-            cells = [row[:count] + [ELLIPSIS] for row in cells]
+            cells = [[*row[:count], ELLIPSIS] for row in cells]
             natural, mins = natural[:count] + [1], mins[:count] + [1]
         natural = _shrink(natural, mins, width - len(separator) * (len(natural) - 1))
     lines = [_line(titles, natural, separator)]
@@ -141,7 +139,8 @@ def _columns_that_fit(mins: Sequence[int], width: int, separator: str) -> int:
 
 def _line(cells: Sequence[str], widths: Sequence[int], separator: str = SEPARATOR) -> str:
     return separator.join(
-        truncate(c, w).ljust(w) for c, w in zip(cells, widths, strict=True)
+        (c if len(c) <= w else c[: w - 1] + ELLIPSIS).ljust(w)
+        for c, w in zip(cells, widths, strict=True)
     ).rstrip()
 
 
@@ -184,17 +183,22 @@ def to_json(document: Any) -> str:
 
 def cell(value: Any, missing: str = "-") -> str:
     """The text of a value in a human table: floats to 6 significant digits, bools lower-case."""
+    kind = type(value)
+    if kind is str:
+        return value.replace("\n", " ") if "\n" in value else value  # type: ignore[no-any-return]
+    if kind is float:
+        return "nan" if value != value else f"{value:.6g}"
     if value is None:
         return missing
-    if isinstance(value, bool):
+    if kind is bool:
         return "true" if value else "false"
-    if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.6g}"
-    if isinstance(value, str):
-        return value.replace("\n", " ")
+    if kind is int:
+        return str(value)
     if isinstance(value, (list, dict)):
         return json.dumps(json_safe(value), ensure_ascii=False)
-    return str(value)
+    if isinstance(value, float):
+        return cell(float(value))
+    return str(value).replace("\n", " ")
 
 
 def exact_cell(value: Any) -> str:
