@@ -159,7 +159,7 @@ def prepare(store: Store, spec: LaunchSpec, cwd: str | None = None) -> Prepared:
     Raises:
         GitmlError: a bad ``-p``/``--tag``, params file, name or experiment; no command.
     """
-    cwd = cwd or os.getcwd()
+    cwd = cwd or spec.cwd or os.getcwd()
     if not spec.argv:
         raise LaunchError("no command to run; use: gitml run [OPTIONS] -- COMMAND [ARGS]...")
     experiment = spec.experiment
@@ -525,16 +525,17 @@ class _Wrapper:
                 )
 
     def _collect_outs(self) -> None:
-        cwd = os.getcwd()
+        cwd = os.path.abspath(self.spec.cwd or os.getcwd())  # where the command ran
         threshold = lfs_threshold(self.store) if self.spec.outs else 0
-        for pattern in self.spec.outs:
+        for out in self.spec.outs:
+            pattern = os.path.join(cwd, out)
             matches = (
                 sorted(glob.glob(pattern, recursive=True))
                 if glob.has_magic(pattern)
                 else ([pattern] if os.path.lexists(pattern) else [])
             )
             if not matches:
-                self._warn(f"--out {pattern} matched nothing; no artifact recorded for it")
+                self._warn(f"--out {out} matched nothing; no artifact recorded for it")
                 continue
             for path in matches:
                 dest = _artifact_dest(path, cwd)
@@ -550,7 +551,7 @@ class _Wrapper:
                             f"artifacts/{dest}", add_file(self.store, path, threshold)
                         )
                 except (GitmlError, OSError) as exc:
-                    self._warn(f"--out {path} could not be stored: {exc}")
+                    self._warn(f"--out {_rel(path)} could not be stored: {exc}")
 
 
 def _artifact_dest(path: str, cwd: str) -> str:
@@ -607,23 +608,33 @@ def _popen(
     return subprocess.Popen(
         argv,
         env=env,
-        cwd=cwd,
+        cwd=cwd,  # LaunchSpec.cwd (gitml project run: the project folder)
         stdout=stdout,
         stderr=stderr,
         start_new_session=True,  # its own process group: signals go to it and its children
-        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+        preexec_fn=_parent_death_signal(),
     )
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Linux: SIGTERM the command if gitml itself dies (e.g. SIGKILL), not orphan it."""
+def _parent_death_signal() -> Callable[[], None] | None:
+    """Linux: a pre-exec hook making the command get SIGTERM if gitml itself dies (SIGKILL).
+
+    Without it the command would run on, orphaned, its output going nowhere. libc is
+    loaded here, in gitml, so the hook does one system call between fork and exec.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
     try:
         import ctypes
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:  # noqa: BLE001 - best effort
-        pass
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # pragma: no cover - no libc symbol table
+        return None
+
+    def hook() -> None:  # pragma: no cover - runs in the child
+        prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+    return hook
 
 
 def _open_pty() -> tuple[int, int]:
