@@ -252,19 +252,20 @@ class Store:
     def list_refs(self, prefix: str) -> dict[str, str]:
         """All refs below ``prefix`` (e.g. ``refs/gitml/runs/``) → commit id. Fast: no dulwich."""
         result = {k: v for k, v in self._packed_refs().items() if k.startswith(prefix)}
-        base = os.path.join(self.commondir, prefix)
+        base = os.path.normpath(os.path.join(self.commondir, prefix))
+        skip = len(os.path.normpath(self.commondir)) + 1
         for dirpath, _dirs, files in os.walk(base):
+            name_dir = dirpath[skip:].replace(os.sep, "/")  # cheaper than relpath per ref
             for fname in files:
                 if fname.endswith(".lock"):
                     continue
-                full = os.path.join(dirpath, fname)
                 try:
-                    with open(full, "rb") as f:
+                    with open(os.path.join(dirpath, fname), "rb") as f:
                         value = f.read().strip().decode()
                 except OSError:
                     continue
                 if len(value) == 40:
-                    result[os.path.relpath(full, self.commondir).replace(os.sep, "/")] = value
+                    result[f"{name_dir}/{fname}"] = value
         return result
 
     def _packed_refs(self) -> dict[str, str]:
