@@ -371,12 +371,15 @@ def list_summaries(
     return out
 
 
-def resolve(store: Store, text: str) -> str:
-    """A run id from an id, a unique id prefix (≥ 4 characters) or a name."""
+def resolve(store: Store, text: str, summaries: list[dict[str, Any]] | None = None) -> str:
+    """A run id from an id, a unique id prefix (≥ 4 characters) or a name.
+
+    ``summaries`` (from ``index.summaries``) saves a listing when resolving several runs.
+    """
     text = text.strip()
     if keys.is_run_id(text) and store.get_ref(run_ref(text)):
         return text
-    candidates = _matches(index.summaries(store), text)
+    candidates = _matches(index.summaries(store) if summaries is None else summaries, text)
     if len(candidates) == 1:
         return str(candidates[0]["run_id"])
     if not candidates:
