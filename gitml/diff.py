@@ -43,10 +43,11 @@ def diff(
         ``metrics``, ``tags``, ``artifacts``, ``models`` (None when a side has no such
         thing, e.g. the workspace's metrics), ``code`` and ``notes``.
     """
-    rec_a = runs.load(store, runs.resolve(store, a))
+    ids = resolve_all(store, [a] if b is None else [a, b])
+    rec_a = runs.load(store, ids[0])
     notes: list[str] = []
     if b is not None:
-        rec_b: RunRecord | None = runs.load(store, runs.resolve(store, b))
+        rec_b: RunRecord | None = runs.load(store, ids[1])
         side_b = _side(rec_b)
     else:
         rec_b = None
@@ -86,6 +87,19 @@ def diff(
         notes.append(f"{side_a['label']} has no code snapshot")
     out["code"] = compare_code(store, code_a, code_b, patch=code, context=context)
     out["notes"] = notes
+    return out
+
+
+def resolve_all(store: Store, texts: list[str]) -> list[str]:
+    """Run ids for several ids, prefixes or names, listing the runs at most once."""
+    from . import index, keys
+
+    listing = None
+    out = []
+    for text in texts:
+        if listing is None and not keys.is_run_id(text.strip()):
+            listing = index.summaries(store)
+        out.append(runs.resolve(store, text, listing))
     return out
 
 

@@ -85,7 +85,9 @@ def remove(store: Store, run_args: list[str], undo: bool = False) -> list[dict[s
         ``[{"run_id", "name", "changed"}]``; ``changed`` is False for a run already in
         the wanted state.
     """
-    ids = list(dict.fromkeys(runs.resolve(store, r) for r in run_args))
+    from .diff import resolve_all
+
+    ids = list(dict.fromkeys(resolve_all(store, run_args)))
     wanted = "active" if undo else "deleted"
     out = []
     for run_id in ids:
