@@ -546,3 +546,33 @@ class _Fixed:
     def randint(self, a: int, b: int) -> int:
         self.n += 1
         return 6 + self.n
+
+
+# ---------------------------------------------------------------- the docs and the example run
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_getting_started_snippet_runs(repo: GitRepo) -> None:
+    text = (ROOT / "docs" / "getting-started.md").read_text()
+    snippet = text.split("```python\n", 1)[1].split("```", 1)[0]
+    out = run_python(snippet, repo.path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "0.93"
+    rid = next(iter(repo.run_refs()))
+    assert repo.git("show", f"{ref(rid)}:artifacts/notes.txt") == "all good"
+
+
+def test_example_training_script(repo: GitRepo) -> None:
+    pytest.importorskip("sklearn")
+    out = subprocess.run([sys.executable, str(ROOT / "examples" / "train.py"), "--epochs", "3",
+                          "--name", "example"], cwd=repo.path, capture_output=True, text=True,
+                         timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    run = gitml.get_run("example")
+    assert run.info.status == "FINISHED" and run.info.experiment == "digits"
+    assert run.data.params["epochs"] == 3 and run.data.params["data"]["name"] == "digits"
+    assert 0.8 < run.data.metrics["acc"] <= 1.0
+    assert [m.step for m in gitml.Client().get_metric_history("example", "test_loss")] == [0, 1, 2]
+    assert {f.path for f in gitml.Client().list_artifacts("example")} == {
+        "confusion_matrix.json", "report.txt"}  # fmt: skip
+    assert "scikit-learn" in run.extra["environment"]["packages"]
