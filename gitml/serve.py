@@ -292,6 +292,9 @@ def _prefork(server: ScoringServer, workers: int) -> None:
             except ProcessLookupError:
                 pass
 
+    # every worker wakes up for a new connection and one wins it; a blocking accept would
+    # leave the others stuck in accept(), deaf to shutdown
+    server.socket.setblocking(False)
     old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         for _ in range(workers):
