@@ -757,9 +757,16 @@ def _time_literal(literal: Any, where: str, token: _Token) -> int:
     )
 
 
+def _printable(fragment: str) -> str:
+    """A fragment of a filter on one line: blanks collapsed, control characters escaped."""
+    text = " ".join(fragment.split())
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _filter_error(text: str, error: _Syntax, what: str = "filter") -> FilterError:
-    near = text[error.pos : error.pos + 24].strip()
-    where = f'near "{near}"' if near else f'at the end of "{text.strip()}"'
+    near = _printable(text[error.pos : error.pos + 24])
+    tail = _printable(text[-30:]) if len(text) <= 30 else "…" + _printable(text[-29:])
+    where = f'near "{near}"' if near else f'at the end of "{tail}"'
     message = f"invalid {what} at column {error.pos + 1}: {error.problem} ({where})"
     exc = FilterError(message)
     exc.column = error.pos + 1  # type: ignore[attr-defined]

@@ -886,3 +886,34 @@ def test_search_runs_errors(three_runs: dict[str, str]) -> None:
         gitml.search_runs(order_by=["metrics.acc sideways"])
     with pytest.raises(FilterError, match="output"):
         gitml.search_runs(output="excel")
+
+
+ALPHABET = st.sampled_from(
+    list("metrics.params.tags.attr`\"'()=!<>, \t-_%09.eE")
+    + ["AND", "OR", "NOT", "IN", "IS", "NULL", "LIKE", "ILIKE", "status", "acc", "'x'", " "]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(ALPHABET, max_size=25).map("".join) | st.text(max_size=40))
+def test_any_text_parses_or_raises_filter_error(text: str) -> None:
+    try:
+        predicate = parse_filter(text)
+    except FilterError as error:
+        assert str(error).startswith("invalid filter at column ")
+        assert 1 <= error.column <= len(text) + 1  # type: ignore[attr-defined]
+        assert "\n" not in str(error) and "\r" not in str(error)
+        return
+    for summary in RUNS:  # a parsed filter never fails on a run
+        assert predicate.matches(summary) in (True, False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(ALPHABET, max_size=8).map("".join) | st.text(max_size=20))
+def test_any_order_by_parses_or_raises_filter_error(text: str) -> None:
+    try:
+        ordering = parse_order_by([text])
+    except FilterError as error:
+        assert str(error).startswith("invalid order_by at column ")
+        return
+    assert len(sort_summaries(RUNS, ordering)) == len(RUNS)
