@@ -553,6 +553,9 @@ class Or(Predicate):
 # --------------------------------------------------------------------------- parser
 
 
+MAX_NESTING = 100
+
+
 class _Parser:
     """Recursive descent over the tokens of one filter."""
 
@@ -560,6 +563,7 @@ class _Parser:
         self.text = text
         self.tokens = _tokenize(text)
         self.index = 0
+        self.depth = 0
 
     @property
     def token(self) -> _Token:
@@ -607,7 +611,11 @@ class _Parser:
         if self.token.kind == "lparen":
             opening = self.advance()
             self.expect_condition("'('")
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise _Syntax(opening.pos, f"parentheses nested deeper than {MAX_NESTING}")
             inner = self.or_expr()
+            self.depth -= 1
             if self.token.kind != "rparen":
                 raise _Syntax(
                     self.token.pos,

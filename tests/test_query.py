@@ -375,6 +375,12 @@ def test_error_shows_the_fragment() -> None:
         parse_filter("metrics.acc >")
 
 
+def test_deep_nesting_is_an_error_not_a_crash() -> None:
+    assert names("(" * 50 + "metrics.acc > 0.9" + ")" * 50) == ["bold-owl-1"]
+    with pytest.raises(FilterError, match="column 101: parentheses nested deeper than 100"):
+        parse_filter("(" * 500 + "metrics.acc > 0.9" + ")" * 500)
+
+
 def test_a_filter_must_be_text() -> None:
     with pytest.raises(FilterError, match="a filter is a string"):
         parse_filter(42)  # type: ignore[arg-type]
