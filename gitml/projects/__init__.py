@@ -95,16 +95,20 @@ def run(
         command = ep.render(resolved)
         tags = _tags(project, ep, source, manager, store)
         if project.env_type == "docker_env":
-            say(f"gitml: note: docker_env ({project.docker_image}) is not used; running with "
-                f"--env-manager {manager}")  # fmt: skip
+            say(
+                f"gitml: note: docker_env ({project.docker_image}) is not used; running with "
+                f"--env-manager {manager}"
+            )
         code = _inside(store, source.directory)
         try:
             environment = envs.prepare(project, manager, echo=say)
         except EnvBuildError as exc:
-            run_name = _record_build_failure(store, exc, command, resolved.params, tags,
-                                             experiment, name, code, source)  # fmt: skip
+            run_name = _record_build_failure(
+                store, exc, command, resolved.params, tags, experiment, name, code, source
+            )
             raise ProjectError(
-                f"{exc}; recorded as FAILED run {run_name} (`gitml show {run_name}`)"
+                f"{exc}; recorded as FAILED run {run_name}, its output.log is the build log "
+                f"(`gitml show {run_name} --log`)"
             ) from None
         if environment.path:
             tags[TAG + "env"] = environment.key or ""
@@ -116,19 +120,31 @@ def run(
         if not quiet:
             say(f"gitml: project {project.name}, entry point {ep.name}: {command}")
         launch_spec = LaunchSpec(
-            argv=[_shell(), "-c", command], name=name, experiment=experiment,
-            tags=[f"{k}={v}" for k, v in tags.items()], code=code, quiet=quiet,
-            typed_params=resolved.params, cwd=source.directory, env=extra_env,
-        )  # fmt: skip
+            argv=[_shell(), "-c", command],
+            name=name,
+            experiment=experiment,
+            tags=[f"{k}={v}" for k, v in tags.items()],
+            code=code,
+            quiet=quiet,
+            typed_params=resolved.params,
+            cwd=source.directory,
+            env=extra_env,
+        )
         result = launch(launch_spec, store=store, echo=echo, message=message, use_pty=use_pty)
         if not code:
             _attach_code(store, result.run_id, source)
         return ProjectRun(
-            run_id=result.run_id, name=result.name, status=result.status,
-            exit_code=result.exit_code, command=command, directory=source.directory,
-            commit=source.commit, signal=result.signal, duration=result.duration,
+            run_id=result.run_id,
+            name=result.name,
+            status=result.status,
+            exit_code=result.exit_code,
+            command=command,
+            directory=source.directory,
+            commit=source.commit,
+            signal=result.signal,
+            duration=result.duration,
             warnings=result.warnings,
-        )  # fmt: skip
+        )
     finally:
         fetch.cleanup(source)
 
@@ -152,7 +168,7 @@ def describe(uri: str = ".", version: str | None = None) -> dict[str, Any]:
                 }
                 if project.env_file
                 else None
-            ),  # fmt: skip
+            ),
             "entry_points": {
                 ep.name: {
                     "command": ep.command,
@@ -180,7 +196,7 @@ def _store_for(source: fetch.Source) -> Store:
 
 
 def _inside(store: Store, directory: str) -> bool:
-    """Whether ``directory`` is in the store's work tree (then the usual workspace snapshot is the code)."""
+    """Whether ``directory`` is inside the store's work tree (then its snapshot is the code)."""
     if store.root is None:
         return False
     root = os.path.realpath(store.root)
@@ -261,9 +277,14 @@ def _record_build_failure(
     from ..store import MODE_FILE, MODE_TREE
 
     w = runs.create(
-        store, experiment=experiment or os.environ.get("GITML_EXPERIMENT") or "Default", name=name,
-        tags=tags, params=params, command=[_shell(), "-c", command], code=code,
-    )  # fmt: skip
+        store,
+        experiment=experiment or os.environ.get("GITML_EXPERIMENT") or "Default",
+        name=name,
+        tags=tags,
+        params=params,
+        command=[_shell(), "-c", command],
+        code=code,
+    )
     if not code:
         w.set_entry("code", (MODE_TREE, _project_tree(store, _code_root(source))))
     w.set_entry("output.log", (MODE_FILE, store.add_blob(exc.log.encode())))

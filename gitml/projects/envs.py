@@ -1,4 +1,4 @@
-"""Environment managers for projects: local, or a virtualenv/uv environment cached by content hash."""
+"""Environment managers for projects: local, or virtualenv/uv environments cached by content."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ class Environment:
 
 
 def python_env(project: Project) -> PythonEnv:
-    """The requirements of ``project``: python_env.yaml, conda.yaml (its pip part), or requirements.txt."""
+    """What ``project`` needs: python_env.yaml, conda.yaml (its pip part) or requirements.txt."""
     d = project.directory
     if project.env_type == "python_env" and project.env_file:
         data = _yaml(project.env_file)
@@ -71,11 +71,18 @@ def python_env(project: Project) -> PythonEnv:
                 f"{project.env_file}: dependencies and build_dependencies must be lists"
             )
         py = data.get("python")
-        return PythonEnv(None if py is None else str(py), [str(b) for b in build], [str(x) for x in deps],
-                         os.path.dirname(project.env_file), os.path.basename(project.env_file))  # fmt: skip
+        return PythonEnv(
+            None if py is None else str(py),
+            [str(b) for b in build],
+            [str(x) for x in deps],
+            os.path.dirname(project.env_file),
+            os.path.basename(project.env_file),
+        )
     if project.env_type == "conda_env" and project.env_file:
         data = _yaml(project.env_file)
-        python, pip_deps, conda_only = None, [], []
+        python: str | None = None
+        pip_deps: list[str] = []
+        conda_only: list[str] = []
         for dep in data.get("dependencies") or []:
             if isinstance(dep, dict) and isinstance(dep.get("pip"), list):
                 pip_deps.extend(str(x) for x in dep["pip"])
@@ -87,11 +94,17 @@ def python_env(project: Project) -> PythonEnv:
                     conda_only.append(dep)
         if conda_only:
             raise ProjectError(
-                f"{os.path.basename(project.env_file)} lists conda packages ({', '.join(conda_only)}) "
+                f"{os.path.basename(project.env_file)} lists conda packages "
+                f"({', '.join(conda_only)}) "
                 "that pip cannot install; move them under `pip:` or use --env-manager local"
             )
-        return PythonEnv(python, [], pip_deps, os.path.dirname(project.env_file),
-                         os.path.basename(project.env_file))  # fmt: skip
+        return PythonEnv(
+            python,
+            [],
+            pip_deps,
+            os.path.dirname(project.env_file),
+            os.path.basename(project.env_file),
+        )
     req = os.path.join(d, "requirements.txt")
     if os.path.isfile(req):
         return PythonEnv(None, [], ["-r requirements.txt"], d, "requirements.txt")
@@ -165,7 +178,10 @@ def prepare(project: Project, manager: str, echo: Any = None) -> Environment:
         if os.path.exists(path):  # a build that was interrupted
             shutil.rmtree(path, ignore_errors=True)
         if echo:
-            echo(f"building {manager} environment {key} from {spec.origin} (cached for later runs)")
+            echo(
+                f"gitml: building {manager} environment {key} from {spec.origin} "
+                "(cached for later runs)"
+            )
         log: list[str] = []
         try:
             _build(manager, spec, path, log)
@@ -173,8 +189,15 @@ def prepare(project: Project, manager: str, echo: Any = None) -> Environment:
             shutil.rmtree(path, ignore_errors=True)
             raise
         with open(os.path.join(path, _READY), "w") as f:
-            json.dump({"manager": manager, "python": spec.python, "dependencies": spec.dependencies,
-                       "built": time.time()}, f)  # fmt: skip
+            json.dump(
+                {
+                    "manager": manager,
+                    "python": spec.python,
+                    "dependencies": spec.dependencies,
+                    "built": time.time(),
+                },
+                f,
+            )
         return Environment(manager, path, key, built=True, build_log="".join(log))
 
 
@@ -184,8 +207,9 @@ def _build(manager: str, spec: PythonEnv, path: str, log: list[str]) -> None:
         if uv is None:
             raise EnvBuildError(
                 "the uv environment manager needs the `uv` command; install uv or use "
-                "--env-manager virtualenv", "uv: command not found\n",
-            )  # fmt: skip
+                "--env-manager virtualenv",
+                "uv: command not found\n",
+            )
         create = [uv, "venv", "--quiet", path] + (["--python", spec.python] if spec.python else [])
         _step(create, spec.base, log, "create the environment")
         install = [uv, "pip", "install", "--python", os.path.join(path, "bin", "python")]
@@ -196,8 +220,13 @@ def _build(manager: str, spec: PythonEnv, path: str, log: list[str]) -> None:
             log,
             "create the environment",
         )
-        install = [os.path.join(path, "bin", "python"), "-m", "pip", "install",
-                   "--disable-pip-version-check"]  # fmt: skip
+        install = [
+            os.path.join(path, "bin", "python"),
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+        ]
     for deps in (spec.build_dependencies, spec.dependencies):
         args = [a for line in deps for a in _split(line)]
         if args:
@@ -223,13 +252,18 @@ def _interpreter(version: str | None, log: list[str]) -> str:
     short = ".".join(version.split(".")[:2])
     found = shutil.which(f"python{short}")
     if found:
-        out = subprocess.run([found, "-c", "import platform; print(platform.python_version())"],
-                             capture_output=True, text=True)  # fmt: skip
+        out = subprocess.run(
+            [found, "-c", "import platform; print(platform.python_version())"],
+            capture_output=True,
+            text=True,
+        )
         got = out.stdout.strip()
         if got == version or got.startswith(version + ".") or version == short:
             return found
-    msg = (f"python {version} (asked by the project's environment file) is not installed here "
-           f"(this is {here}); install it, use --env-manager uv, or run with --env-manager local")  # fmt: skip
+    msg = (
+        f"python {version} (asked by the project's environment file) is not installed here "
+        f"(this is {here}); install it, use --env-manager uv, or run with --env-manager local"
+    )
     log.append(msg + "\n")
     raise EnvBuildError(msg, "".join(log))
 
@@ -240,8 +274,15 @@ def _step(cmd: list[str], cwd: str, log: list[str], what: str) -> None:
     env.pop("VIRTUAL_ENV", None)
     env.pop("PYTHONPATH", None)
     try:
-        proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, errors="replace")  # fmt: skip
+        proc = subprocess.run(
+            cmd,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+        )
     except OSError as exc:
         log.append(f"{exc}\n")
         raise EnvBuildError(f"could not {what}: {exc}", "".join(log)) from None
@@ -251,6 +292,6 @@ def _step(cmd: list[str], cwd: str, log: list[str], what: str) -> None:
             f"exit {proc.returncode}"
         ]
         raise EnvBuildError(
-            f"could not build the environment: {what} failed ({last[0].strip()}); "
-            "the build log is the run's output.log", "".join(log),
-        )  # fmt: skip
+            f"could not build the environment: {what} failed ({last[0].strip()})",
+            "".join(log),
+        )

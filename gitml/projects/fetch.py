@@ -1,4 +1,4 @@
-"""Project sources: a local folder, or a git URL fetched into a cache and checked out at a version."""
+"""Project sources: a local folder, or a git URL fetched into a cache and checked out."""
 
 from __future__ import annotations
 
@@ -79,7 +79,8 @@ def resolve(uri: str, version: str | None = None) -> Source:
         folder = os.path.abspath(_local_path(base))
         if not os.path.isdir(folder):
             raise ProjectError(
-                f"project {base!r} is neither a folder nor a git URL (https://, ssh://, file://, git@host:path)"
+                f"project {base!r} is neither a folder nor a git URL "
+                "(https://, ssh://, file://, git@host:path)"
             )
         directory = os.path.join(folder, sub) if sub else folder
         if not os.path.isdir(directory):
@@ -98,8 +99,15 @@ def resolve(uri: str, version: str | None = None) -> Source:
     if not os.path.isdir(directory):
         shutil.rmtree(checkout, ignore_errors=True)
         raise ProjectError(f"project subdirectory {sub!r} not found in {shown} at {commit[:12]}")
-    return Source(uri=shown, subdir=sub, directory=directory, commit=commit, version=version,
-                  remote=True, checkout=checkout)  # fmt: skip
+    return Source(
+        uri=shown,
+        subdir=sub,
+        directory=directory,
+        commit=commit,
+        version=version,
+        remote=True,
+        checkout=checkout,
+    )
 
 
 def cleanup(source: Source) -> None:
@@ -216,9 +224,11 @@ def _checkout(mirror: str, commit: str) -> str:
     os.makedirs(root, exist_ok=True)
     folder = tempfile.mkdtemp(prefix=f"{commit[:12]}-", dir=root)
     archive = subprocess.Popen(
-        ["git", "archive", "--format=tar", commit], cwd=mirror, stdout=subprocess.PIPE,
+        ["git", "archive", "--format=tar", commit],
+        cwd=mirror,
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-    )  # fmt: skip
+    )
     import tarfile
 
     assert archive.stdout is not None

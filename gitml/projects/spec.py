@@ -60,7 +60,8 @@ class Parameter:
         if self.type == "uri":
             if not urllib.parse.urlparse(text).scheme:
                 raise ProjectError(
-                    f"{where} must be a URI with a scheme (s3://, https://, file:///...), got {text!r}"
+                    f"{where} must be a URI with a scheme (s3://, https://, file:///...), "
+                    f"got {text!r}"
                 )
             return text
         # path: a local file or folder that exists; relative to where gitml was started
@@ -84,7 +85,7 @@ def _text(value: Any) -> str:
 
 
 def _yaml_scalar(text: str) -> Any:
-    """An extra ``-P`` value recorded as a YAML scalar (``0.1`` → float), as ``gitml run -p`` does."""
+    """An extra ``-P`` value as a YAML scalar (``0.1`` → float), as ``gitml run -p`` reads it."""
     import yaml
 
     try:
@@ -205,7 +206,7 @@ def find_project_file(directory: str) -> str | None:
 
 
 def load(directory: str) -> Project:
-    """Read the project in ``directory`` (a folder without a project file has only file entry points)."""
+    """Read the project in ``directory`` (without a project file: only file entry points)."""
     import yaml
 
     if not os.path.isdir(directory):
