@@ -25,7 +25,11 @@ STALE_MARK = "?"
 @click.command("ls")
 @click.argument("runs", nargs=-1, metavar="[RUN]...")
 @click.option(
-    "-e", "--experiment", multiple=True, help="Only runs of this experiment (repeatable)."
+    "-e",
+    "--experiment",
+    multiple=True,
+    metavar="NAME",
+    help="Only runs of this experiment (repeatable).",
 )
 @click.option(
     "--filter",
@@ -39,7 +43,9 @@ STALE_MARK = "?"
     metavar="KEY",
     help="Sort by KEY (repeatable); '-KEY' or 'KEY DESC' for descending.",
 )
-@click.option("--limit", type=click.IntRange(min=0), help="Show at most this many runs.")
+@click.option(
+    "--limit", type=click.IntRange(min=0), metavar="N", help="Show at most this many runs."
+)
 @click.option(
     "--columns",
     multiple=True,
@@ -66,12 +72,14 @@ def ls(
     all_: bool,
     wide: bool,
 ) -> None:
-    """List runs, newest first: id, name, experiment, status, start, duration, baseline
-    commit (``*`` when the workspace was dirty), then one column per param and metric.
+    """List runs, newest first, as a table, CSV, JSON or Markdown.
 
-    RUN (an id, id prefix or name) limits the list to these runs. A RUNNING run whose
-    process is gone is marked ``RUNNING?``. See docs/query.md for the filter grammar.
+    Columns: id, name, experiment, status, start, duration, baseline commit (with *
+    when the workspace was dirty), then one per param and metric. RUN (an id, id
+    prefix or name) limits the list to these runs. RUNNING? marks a run whose process
+    is gone. The filter grammar is in docs/query.md.
     """
+
     from ..query import data_fields, list_runs  # noqa: PLC0415 - keeps `gitml --help` fast
 
     summaries = list_runs(
