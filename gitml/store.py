@@ -10,6 +10,7 @@ import os
 import random
 import socket
 import stat
+import struct
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -218,6 +219,14 @@ class Store:
 
     def build_tree(self, files: Iterable[tuple[str, int, str]]) -> str:
         """Write the nested trees for a flat list of (path, mode, id) and return the root id."""
+        root_id, trees = self.hash_tree(files)
+        for tree in trees:
+            if tree.id not in self.objects:
+                self.add_object(tree)
+        return root_id
+
+    def hash_tree(self, files: Iterable[tuple[str, int, str]]) -> tuple[str, list[Any]]:
+        """The root id of the nested trees for (path, mode, id) and those trees, unwritten."""
         root: dict[str, Any] = {}
         for path, mode, sha in files:
             node = root
@@ -225,16 +234,8 @@ class Store:
             for part in parts[:-1]:
                 node = node.setdefault(part, {})
             node[parts[-1]] = (mode, sha)
-        return self._write_nested(root)
-
-    def _write_nested(self, node: dict[str, Any]) -> str:
-        entries = {}
-        for name, value in node.items():
-            if isinstance(value, dict):
-                entries[name] = (MODE_TREE, self._write_nested(value))
-            else:
-                entries[name] = value
-        return self.add_tree(entries)
+        trees: list[Any] = []
+        return _nested_tree(root, trees).decode(), trees
 
     # ------------------------------------------------------------------ refs
     def get_ref(self, name: str) -> str | None:
@@ -389,39 +390,42 @@ class Store:
             max_file = int(os.environ.get("GITML_SNAPSHOT_MAX_FILE", DEFAULT_SNAPSHOT_MAX_FILE))
         head, _ = self.head()
         head_tree = self.commit_tree(head) if head else None
-        index = self.repo.open_index()
-        index_path = os.fsencode(self.repo.index_path())
+        index_path = self.repo.index_path()
         try:
             index_mtime = os.stat(index_path).st_mtime_ns
         except FileNotFoundError:
             index_mtime = 0
+        entries = _read_index(index_path) if index_mtime else []
+        if entries is None:  # an index format the fast reader leaves to dulwich
+            entries = _dulwich_index_entries(self.repo.open_index())
         root = os.fsencode(self.root)
         files: list[tuple[str, int, str]] = []
         tracked: set[bytes] = set()
-        changed = False
-        for path, entry in index.items():
+        for path, emode, esha, esize, emtime in entries:
+            if path in tracked:
+                continue  # the other stages of a conflicted path
             tracked.add(path)
-            if getattr(entry, "sha", None) is None:  # a conflicted entry: take the file on disk
-                entry = None
-            elif entry.mode == MODE_GITLINK:  # a submodule: keep its recorded commit
-                files.append((path.decode(), MODE_GITLINK, entry.sha.decode()))
+            if emode == MODE_GITLINK and esha is not None:  # a submodule: its recorded commit
+                files.append((path.decode(), MODE_GITLINK, esha))
                 continue
             full = os.path.join(root, path)
             try:
                 st = os.lstat(full)
             except (FileNotFoundError, NotADirectoryError):
-                changed = True  # deleted in the workspace
-                continue
+                continue  # deleted in the workspace
             mode = _mode_of(st)
             if mode is None:
                 continue
-            if entry is not None and _fresh(entry, st, mode, index_mtime):
-                files.append((path.decode(), mode, entry.sha.decode()))
+            if (
+                esha is not None  # not a conflicted entry: those take the file on disk
+                and emode == mode
+                and esize == (st.st_size & 0xFFFFFFFF)
+                and emtime == st.st_mtime_ns
+                and st.st_mtime_ns < index_mtime  # not racily clean
+            ):
+                files.append((path.decode(), mode, esha))
                 continue
-            sha_hex = self.add_blob(_read_content(full, st))
-            if entry is None or sha_hex != entry.sha.decode() or mode != entry.mode:
-                changed = True
-            files.append((path.decode(), mode, sha_hex))
+            files.append((path.decode(), mode, self.add_blob(_read_content(full, st))))
         skipped: list[str] = []
         for rel, full, st in self._untracked(root, tracked):
             if st.st_size > max_file:
@@ -431,10 +435,17 @@ class Store:
             if mode is None:
                 continue
             files.append((rel, mode, self.add_blob(_read_content(full, st))))
-            changed = True
-        if not changed and head_tree and not index_differs(index, self, head_tree):
-            return Snapshot(head_tree, False, skipped)
-        tree = self.build_tree(files) if files else self.add_tree({})
+        # Dirty means the snapshot differs from the baseline in any way (a changed,
+        # deleted or staged file, an untracked one): compare tree ids, hashed in memory,
+        # and write the trees only when they are new.
+        tree, trees = self.hash_tree(files)
+        if tree == head_tree:
+            return Snapshot(head_tree, False, sorted(skipped))
+        for t in trees:
+            if t.id not in self.objects:
+                self.add_object(t)
+        if not files:
+            tree = self.add_tree({})
         return Snapshot(tree, tree != head_tree if head_tree else bool(files), sorted(skipped))
 
     def _untracked(self, root: bytes, tracked: set[bytes]) -> Iterator[tuple[str, bytes, os.stat_result]]:
@@ -480,38 +491,70 @@ class Store:
                 yield text, de.path, st
 
 
-def index_differs(index: Any, store: Store, head_tree: str) -> bool:
-    """Whether the staged index differs from the HEAD tree (staged changes count as dirty)."""
-    from dulwich.index import commit_index
-
-    class _NoWrite:
-        """An object container that hashes trees without writing them."""
-
-        def __init__(self) -> None:
-            self.new: dict[bytes, Any] = {}
-
-        def add_object(self, obj: Any) -> None:
-            self.new[obj.id] = obj
-
-        def __contains__(self, sha: bytes) -> bool:
-            return True
-
-    return commit_index(_NoWrite(), index).decode() != head_tree  # type: ignore[arg-type]
+def _nested_tree(node: dict[str, Any], out: list[Any]) -> bytes:
+    """Build (without writing) the tree of a nested dict; appends every tree to ``out``."""
+    tree = Tree()
+    for name, value in node.items():
+        if isinstance(value, dict):
+            tree.add(name.encode(), MODE_TREE, _nested_tree(value, out))
+        else:
+            tree.add(name.encode(), value[0], value[1].encode())
+    out.append(tree)
+    return tree.id  # type: ignore[no-any-return]
 
 
-def _fresh(entry: Any, st: os.stat_result, mode: int, index_mtime_ns: int) -> bool:
-    """Whether the index entry's stat data vouches for the file's content (as git decides)."""
-    mtime = entry.mtime
-    if isinstance(mtime, tuple):
-        mtime_ns = mtime[0] * 1_000_000_000 + mtime[1]
-    else:
-        mtime_ns = int(round(mtime * 1_000_000_000))
-    if entry.size != (st.st_size & 0xFFFFFFFF) or entry.mode != mode:
-        return False
-    if mtime_ns != st.st_mtime_ns:
-        return False
-    # racily clean: modified no earlier than the index was written
-    return st.st_mtime_ns < index_mtime_ns
+_INDEX_ENTRY = struct.Struct(">10L20sH")  # ctime, mtime (s, ns), dev, ino, mode, uid, gid, size
+
+
+def _read_index(path: str) -> list[tuple[bytes, int, str | None, int, int]] | None:
+    """The entries of a version 2 or 3 git index: (path, mode, id or None if conflicted,
+    size, mtime in ns). None for other versions (dulwich reads those).
+
+    dulwich's reader builds an object per entry; this one is ~10x faster, which is most of
+    the cost of a snapshot of a large, clean workspace.
+    """
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return []
+    if len(data) < 12 or data[:4] != b"DIRC":
+        return None
+    version, count = struct.unpack_from(">LL", data, 4)
+    if version not in (2, 3):
+        return None
+    unpack = _INDEX_ENTRY.unpack_from
+    out: list[tuple[bytes, int, str | None, int, int]] = []
+    offset = 12
+    try:
+        for _ in range(count):
+            fields = unpack(data, offset)
+            flags = fields[11]
+            header = 64 if flags & 0x4000 else 62  # extended flags (version 3)
+            end = data.index(b"\0", offset + header)
+            name = data[offset + header : end]
+            sha = fields[10].hex() if not (flags >> 12) & 3 else None  # stage > 0: conflicted
+            out.append((name, fields[6], sha, fields[9], fields[2] * 1_000_000_000 + fields[3]))
+            offset += ((header + len(name) + 8) // 8) * 8
+    except (struct.error, ValueError):
+        return None  # let dulwich report what is wrong with it
+    return out
+
+
+def _dulwich_index_entries(index: Any) -> list[tuple[bytes, int, str | None, int, int]]:
+    out: list[tuple[bytes, int, str | None, int, int]] = []
+    for path, entry in index.items():
+        sha = getattr(entry, "sha", None)
+        if sha is None:  # a conflicted entry
+            out.append((path, 0, None, 0, 0))
+            continue
+        mtime = entry.mtime
+        if isinstance(mtime, tuple):
+            mtime_ns = mtime[0] * 1_000_000_000 + mtime[1]
+        else:
+            mtime_ns = int(round(mtime * 1_000_000_000))
+        out.append((path, entry.mode, sha.decode(), entry.size, mtime_ns))
+    return out
 
 
 def _mode_of(st: os.stat_result) -> int | None:

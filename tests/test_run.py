@@ -539,3 +539,56 @@ def test_params_visible_to_command_as_json(repo: Any) -> None:
     lines = proc.stdout.decode().splitlines()
     assert json.loads(lines[0]) == {"lr": 0.001, "name": "x"}
     assert lines[1] == str(repo.path)
+
+
+# ---------------------------------------------------------------------- the snapshot vs git
+def git_add_all_tree(repo: Any, tmp_path: Path) -> str:
+    """The tree git itself makes of the workspace: ``git add -A`` into a copy of the index."""
+    index = tmp_path / "index-copy"
+    shutil.copyfile(repo / ".git" / "index", index)
+    env = {**os.environ, "GIT_INDEX_FILE": str(index)}
+    subprocess.run(["git", "add", "-A"], cwd=repo.path, env=env, check=True)
+    out = subprocess.run(
+        ["git", "write-tree"], cwd=repo.path, env=env, check=True, capture_output=True
+    )
+    return out.stdout.decode().strip()
+
+
+@pytest.mark.parametrize("version", ["2", "3", "4"])
+def test_snapshot_tree_matches_git_add_all(repo: Any, tmp_path: Path, version: str) -> None:
+    repo.commit_files({f"pkg{i}/m{j}.py": f"# {i} {j}\n" for i in range(5) for j in range(30)})
+    repo.commit_files({".gitignore": "*.log\n", "run.sh": "#!/bin/sh\n"})
+    (repo / "run.sh").chmod(0o755)
+    repo.write_files({"pkg1/m3.py": "changed\n", "new/file.txt": "new\n", "x.log": "ignored\n"})
+    (repo / "pkg2" / "m4.py").unlink()
+    repo.write_files({"later.txt": "intent to add\n"})
+    repo.git("add", "-N", "later.txt")  # an extended (version 3) index entry
+    repo.git("update-index", "--index-version", version)
+    store = Store.discover()
+    snap = store.snapshot()
+    assert snap.dirty
+    assert snap.tree == git_add_all_tree(repo, tmp_path)
+    repo.fsck()
+
+
+def test_clean_snapshot_is_the_baseline_tree(repo: Any) -> None:
+    repo.commit_files({"a.txt": "a\n"})
+    snap = Store.discover().snapshot()
+    assert not snap.dirty
+    assert snap.tree == repo.git("rev-parse", "HEAD^{tree}").strip()
+    (repo / "a.txt").write_text("b\n")
+    repo.git("add", "a.txt")  # staged or not, a change is dirty
+    assert Store.discover().snapshot().dirty
+
+
+def test_snapshot_of_a_conflicted_index_takes_the_files_on_disk(repo: Any, tmp_path: Path) -> None:
+    repo.commit_files({"c.txt": "base\n"})
+    repo.git("checkout", "-q", "-b", "other")
+    repo.commit_files({"c.txt": "other\n"})
+    repo.git("checkout", "-q", "main")
+    repo.commit_files({"c.txt": "main\n"})
+    repo.git("merge", "-q", "other", check=False)
+    assert "UU c.txt" in repo.git("status", "--porcelain")
+    snap = Store.discover().snapshot()
+    assert snap.dirty and snap.tree == git_add_all_tree(repo, tmp_path)
+    assert b"<<<<<<<" in Store.discover().blob_at(snap.tree, "c.txt")  # type: ignore[operator]
