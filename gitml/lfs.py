@@ -151,10 +151,10 @@ def _copy(store: Store, wanted: dict[str, int], src: Callable[[str], str],
 class Endpoint:
     """A Git LFS server: its URL and credentials."""
 
-    def __init__(self, url: str, remote_label: str):
+    def __init__(self, url: str, remote_label: str, gitdir: str | None = None):
         from .remote.credentials import Credentials
 
-        self.auth = Credentials.for_url(url)
+        self.auth = Credentials.for_url(url, gitdir)
         self.url = self.auth.clean_url.rstrip("/")
         self.remote_label = remote_label
 
@@ -172,7 +172,7 @@ class Endpoint:
                 f"LFS endpoint missing: remote {remote.label!r} ({remote.push_url}) has no Git LFS "
                 "endpoint; set one with `git config lfs.url https://host/repo.git/info/lfs`"
             )
-        return cls(url, remote.label)
+        return cls(url, remote.label, store.gitdir)
 
     def _request(self, method: str, url: str, body: bytes | None = None,
                  headers: dict[str, str] | None = None, stream: Any = None) -> Any:  # fmt: skip

@@ -74,6 +74,7 @@ def push(args: tuple[str, ...], experiment: tuple[str, ...], all_: bool, force: 
     """
     from .. import remote as remote_mod
     from .. import runs
+    from ..errors import RunNotFound
 
     store = Store.discover()
     where, words = _split(store, args)
@@ -81,7 +82,14 @@ def push(args: tuple[str, ...], experiment: tuple[str, ...], all_: bool, force: 
     if words or experiment:
         if all_:
             raise click.UsageError("--all cannot be combined with RUN names or --experiment")
-        run_ids = [runs.resolve(store, w) for w in words]
+        run_ids = []
+        for i, word in enumerate(words):
+            try:
+                run_ids.append(runs.resolve(store, word))
+            except RunNotFound:
+                if i == 0 and where is None:  # neither a run nor a remote: say which remotes exist
+                    remote_mod.resolve_remote(store, word)
+                raise
         if experiment:
             run_ids += [s["run_id"] for s in runs.list_summaries(store, experiment=list(experiment),
                                                                 include_deleted=True)]  # fmt: skip

@@ -277,12 +277,18 @@ def pull(
             diverged.append((ref, other))
     if diverged:
         raise _diverged_error(store, target, diverged, "pulled")
-    if lfs and writes:
+    received = [c.new for c in writes if c.new]
+    if lfs:
         from .. import lfs as lfs_mod
 
-        report.lfs_objects, report.lfs_bytes = lfs_mod.download_for(
-            store, target, [c.new for c in writes if c.new], progress
-        )
+        pending = _lfs_pending(store)
+        if received or pending:
+            report.lfs_objects, report.lfs_bytes = lfs_mod.download_for(
+                store, target, received + sorted(pending), progress
+            )
+            _lfs_pending(store, clear=True)
+    elif received:
+        _lfs_pending(store, add=received)
     done = write_refs(store, [(c.ref, c.old, c.new) for c in writes if c.new])
     for change, ok in zip(writes, done):
         if ok:
@@ -292,6 +298,24 @@ def pull(
     if report.changes:
         index.summaries(store)  # refresh the listing cache
     return report
+
+
+def _lfs_pending(store: Store, add: list[str] | None = None, clear: bool = False) -> set[str]:
+    """Run commits fetched without their LFS content (``fetch``), for the next ``pull``."""
+    path = os.path.join(store.gitml_dir, "lfs-pending")
+    try:
+        with open(path) as f:
+            pending = {line.strip() for line in f if line.strip()}
+    except FileNotFoundError:
+        pending = set()
+    if clear:
+        if os.path.exists(path):
+            os.unlink(path)
+        return set()
+    if add:
+        with open(path, "a") as f:
+            f.writelines(f"{c}\n" for c in add if c not in pending)
+    return pending
 
 
 def fetch(store: Store, remote: str | None = None, run_ids: Iterable[str] | None = None,

@@ -357,7 +357,7 @@ class DulwichTransport(Transport):
             from .credentials import Credentials
 
             if self._fresh_auth is None:
-                self._auth = Credentials.for_url(url)
+                self._auth = Credentials.for_url(url, self.store.gitdir)
             self._fresh_auth = None
             user, password = self._auth.get() if url.startswith("http") else (None, None)
             ssh = os.environ.get("GIT_SSH_COMMAND") or None
@@ -426,6 +426,23 @@ class DulwichTransport(Transport):
 
         self._call(False, go)
 
+    def _local_pre_receive(self, updates: list[Update]) -> str | None:
+        """Run a local remote's ``pre-receive`` hook (dulwich writes local remotes in-process)."""
+        path = self.remote.local_path
+        if path is None:
+            return None
+        gitdir = os.path.join(path, ".git") if os.path.isdir(os.path.join(path, ".git")) else path
+        hook = os.path.join(gitdir, "hooks", "pre-receive")
+        if not os.access(hook, os.X_OK):
+            return None
+        lines = "".join(f"{u.old or ZERO} {u.new or ZERO} {u.ref}\n" for u in updates)
+        env = dict(os.environ, GIT_DIR=gitdir)
+        p = subprocess.run([hook], input=lines, capture_output=True, text=True, cwd=gitdir, env=env)
+        if p.returncode != 0:
+            said = " ".join(p.stderr.split())[:200]
+            return "pre-receive hook declined" + (f": {said}" if said else "")
+        return None
+
     def push(self, updates: list[Update], atomic: bool = True) -> dict[str, str | None]:
         status: dict[str, str | None] = {}
         wanted = {u.ref.encode(): u for u in updates}
@@ -451,6 +468,9 @@ class DulwichTransport(Transport):
                                     progress=self._progress if self.progress else None,
                                     atomic=caps_atomic)  # fmt: skip
 
+        declined = self._local_pre_receive(updates)
+        if declined:
+            return {u.ref: declined for u in updates}
         result = self._call(True, go)
         for ref, err in (getattr(result, "ref_status", None) or {}).items():
             name = ref.decode() if isinstance(ref, bytes) else ref

@@ -1,0 +1,464 @@
+"""push, pull, fetch against real remotes on loopback: paths, file://, git daemon, HTTP, LFS."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from gitml import remote, runs
+from gitml.cli import cli
+from gitml.errors import RemoteError
+from gitml.store import Store, lfs_object_path, read_file_content
+
+from conftest import GitRepo, _init, fsck, git, run_refs
+from servers import GitDaemon, HttpGit, LfsServer, bare_repo, free_port, http_available, lfs_available
+
+DEAD_PID = 2**22 + 12345  # no such process: these runs are not "running here"
+
+
+@pytest.fixture(params=["git", "dulwich"])
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every scenario runs over the git binary and over dulwich's client."""
+    monkeypatch.setenv("GITML_TRANSPORT", request.param)
+    return str(request.param)
+
+
+def clone(tmp_path: Path, name: str, url: str) -> GitRepo:
+    r = _init(tmp_path / name)
+    r.commit_files({"train.py": "print('hi')\n"}, message="baseline")
+    r.git("remote", "add", "origin", url)
+    return r
+
+
+def new_run(repo: GitRepo, status: str = "FINISHED", pid: int = DEAD_PID, **params: object) -> str:
+    store = Store.discover(str(repo.path))
+    w = runs.create(store, experiment="exp", params=params or {"lr": 0.1}, pid=pid)
+    w.log_metric("acc", 0.9, step=1)
+    if status != "RUNNING":
+        w.set_info(status=status)
+    w.flush()
+    return w.run_id
+
+
+def tag(repo: GitRepo, run_id: str, **tags: str) -> None:
+    w = runs.open_writer(Store.discover(str(repo.path)), run_id)
+    w.set_tags(tags)
+    w.flush()
+
+
+def store_of(repo: GitRepo | Path) -> Store:
+    return Store.discover(str(repo.path if isinstance(repo, GitRepo) else repo))
+
+
+def remote_refs(bare: Path) -> dict[str, str]:
+    return run_refs(bare)
+
+
+def invoke(repo: GitRepo, *args: str) -> tuple[int, str]:
+    old = os.getcwd()
+    os.chdir(repo.path)
+    try:
+        result = CliRunner().invoke(cli, list(args))
+    finally:
+        os.chdir(old)
+    return result.exit_code, result.output
+
+
+# ---------------------------------------------------------------------- transports
+@pytest.mark.parametrize("kind", ["path", "file"])
+def test_push_pull_local_remote(tmp_path: Path, backend: str, kind: str) -> None:
+    bare = bare_repo(tmp_path / "remote.git")
+    url = str(bare) if kind == "path" else f"file://{bare}"
+    a = clone(tmp_path, "a", url)
+    ids = {new_run(a), new_run(a, lr=0.2)}
+    code, out = invoke(a, "push")
+    assert code == 0, out
+    assert "pushed 2 run(s) to origin (2 new, 0 updated)" in out
+    assert set(remote_refs(bare)) == ids
+    assert remote_refs(bare) == run_refs(a.path)
+    code, out = invoke(a, "push", "origin")
+    assert code == 0 and "nothing to push" in out
+    b = clone(tmp_path, "b", url)
+    code, out = invoke(b, "pull")
+    assert code == 0 and "pulled 2 run(s) from origin (2 new, 0 updated)" in out, out
+    assert run_refs(b.path) == run_refs(a.path)
+    # the baseline commit travelled with the run
+    baseline = runs.load(store_of(b), next(iter(ids))).parents[0]
+    assert git("cat-file", "-t", baseline, cwd=b.path).strip() == "commit"
+    code, out = invoke(b, "pull")
+    assert "nothing new from origin" in out
+    for where in (a.path, b.path, bare):
+        fsck(where)
+
+
+def test_git_daemon(tmp_path: Path, backend: str) -> None:
+    root = tmp_path / "srv"
+    root.mkdir()
+    bare_repo(root / "runs.git")
+    with GitDaemon(root) as daemon:
+        a = clone(tmp_path, "a", daemon.url("runs.git"))
+        rid = new_run(a)
+        assert remote.push(store_of(a)).count("new") == 1
+        b = clone(tmp_path, "b", daemon.url("runs.git"))
+        report = remote.pull(store_of(b))
+        assert [c.run_id for c in report.changes] == [rid]
+        assert run_refs(b.path) == run_refs(a.path)
+    fsck(root / "runs.git")
+    fsck(b.path)
+
+
+@pytest.mark.skipif(http_available() is not None, reason=str(http_available()))
+def test_smart_http_basic_auth(tmp_path: Path, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "srv"
+    root.mkdir()
+    bare = bare_repo(root / "runs.git")
+    with HttpGit(root, tmp_path / "nginx") as http:
+        a = clone(tmp_path, "a", http.url("runs.git"))
+        rid = new_run(a)
+        # wrong password: one clear line, nothing written on either side
+        a.git("remote", "set-url", "origin", http.url("runs.git", password="wrong"))
+        with pytest.raises(RemoteError, match="authentication refused") as exc:
+            remote.push(store_of(a))
+        assert "\n" not in str(exc.value)
+        assert remote_refs(bare) == {}
+        # the right password, from the environment this time
+        a.git("remote", "set-url", "origin", http.url("runs.git", auth=False))
+        monkeypatch.setenv("GITML_USERNAME", http.user)
+        monkeypatch.setenv("GITML_PASSWORD", http.password)
+        assert remote.push(store_of(a)).count("new") == 1
+        assert set(remote_refs(bare)) == {rid}
+        monkeypatch.delenv("GITML_USERNAME")
+        monkeypatch.delenv("GITML_PASSWORD")
+        b = clone(tmp_path, "b", http.url("runs.git"))  # credentials in the URL
+        assert [c.run_id for c in remote.pull(store_of(b)).changes] == [rid]
+        assert remote.push(store_of(b)).changes == []
+    fsck(bare)
+    fsck(b.path)
+
+
+@pytest.mark.skipif(http_available() is not None, reason=str(http_available()))
+def test_http_credentials_from_git_helper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITML_TRANSPORT", "dulwich")  # our own `git credential fill` path
+    root = tmp_path / "srv"
+    root.mkdir()
+    bare = bare_repo(root / "runs.git")
+    with HttpGit(root, tmp_path / "nginx") as http:
+        a = clone(tmp_path, "a", http.url("runs.git", auth=False))
+        store_file = tmp_path / "creds"
+        store_file.write_text(f"http://{http.user}:{http.password}@127.0.0.1:{http.port}\n")
+        a.git("config", "credential.helper", f"store --file={store_file}")
+        rid = new_run(a)
+        assert remote.push(store_of(a)).count("new") == 1
+        assert set(remote_refs(bare)) == {rid}
+
+
+def test_unreachable_and_unconfigured(tmp_path: Path, backend: str) -> None:
+    a = clone(tmp_path, "a", f"git://127.0.0.1:{free_port()}/nothing.git")
+    new_run(a)
+    with pytest.raises(RemoteError, match="cannot reach remote 'origin'") as exc:
+        remote.push(store_of(a))
+    assert "\n" not in str(exc.value)
+    with pytest.raises(RemoteError, match=r"remote 'backup' is not configured; this repository has: origin"):
+        remote.push(store_of(a), "backup")
+    code, out = invoke(a, "push", "backup")
+    assert code == 1 and "Traceback" not in out
+    assert out.startswith("Error: ")
+
+
+def test_pre_receive_hook_rejects(tmp_path: Path, backend: str) -> None:
+    bare = bare_repo(tmp_path / "remote.git", hook="echo 'no runs here' >&2\nexit 1\n")
+    a = clone(tmp_path, "a", str(bare))
+    rid = new_run(a)
+    before = run_refs(a.path)
+    with pytest.raises(RemoteError, match="rejected") as exc:
+        remote.push(store_of(a))
+    assert "\n" not in str(exc.value)
+    assert remote_refs(bare) == {}
+    assert run_refs(a.path) == before and rid in before
+    fsck(bare)
+
+
+# ---------------------------------------------------------------------- exchanging runs
+def test_two_clones_exchange_both_ways(tmp_path: Path, backend: str) -> None:
+    bare = bare_repo(tmp_path / "remote.git")
+    a, b = clone(tmp_path, "a", str(bare)), clone(tmp_path, "b", str(bare))
+    ra, rb = new_run(a), new_run(b)
+    remote.push(store_of(a))
+    remote.push(store_of(b))
+    remote.pull(store_of(a))
+    remote.pull(store_of(b))
+    assert run_refs(a.path) == run_refs(b.path) == remote_refs(bare)
+    assert set(run_refs(a.path)) == {ra, rb}
+    # a run tagged after it was pushed reaches the other clone on the next push/pull
+    tag(b, ra, reviewed="yes")
+    report = remote.push(store_of(b))
+    assert [(c.run_id, c.kind) for c in report.changes] == [(ra, "updated")]
+    report = remote.pull(store_of(a))
+    assert [(c.run_id, c.kind) for c in report.changes] == [(ra, "updated")]
+    assert runs.load(store_of(a), ra).tags == {"reviewed": "yes"}
+    # the older side never overwrites the newer one
+    assert remote.pull(store_of(b)).changes == []
+    for where in (a.path, b.path, bare):
+        fsck(where)
+
+
+def test_running_run_that_went_on_updates_the_other_side(tmp_path: Path, backend: str) -> None:
+    bare = bare_repo(tmp_path / "remote.git")
+    a, b = clone(tmp_path, "a", str(bare)), clone(tmp_path, "b", str(bare))
+    rid = new_run(a, status="RUNNING")
+    remote.push(store_of(a))
+    remote.pull(store_of(b))
+    w = runs.open_writer(store_of(a), rid, owner=True)
+    w.log_metric("acc", 0.95, step=2)
+    w.set_info(status="FINISHED")
+    w.flush()
+    assert remote.push(store_of(a)).count("updated") == 1
+    assert remote.pull(store_of(b)).count("updated") == 1
+    rec = runs.load(store_of(b), rid)
+    assert rec.info["status"] == "FINISHED" and rec.metrics["acc"]["count"] == 2
+
+
+def test_running_here_is_never_overwritten_by_pull(tmp_path: Path) -> None:
+    bare = bare_repo(tmp_path / "remote.git")
+    a, b = clone(tmp_path, "a", str(bare)), clone(tmp_path, "b", str(bare))
+    rid = new_run(a, status="RUNNING", pid=os.getpid())  # this process: running here
+    remote.push(store_of(a))
+    remote.pull(store_of(b))
+    tag(b, rid, note="seen")
+    tag(b, rid, note="seen twice")
+    remote.push(store_of(b))
+    before = run_refs(a.path)[rid]
+    report = remote.pull(store_of(a))
+    assert report.changes == [] and "still running here" in report.skipped[0][1]
+    assert run_refs(a.path)[rid] == before
+
+
+def test_diverged_refused_then_forced(tmp_path: Path, backend: str) -> None:
+    bare = bare_repo(tmp_path / "remote.git")
+    a, b = clone(tmp_path, "a", str(bare)), clone(tmp_path, "b", str(bare))
+    rid = new_run(a)
+    other = new_run(a)
+    remote.push(store_of(a))
+    remote.pull(store_of(b))
+    tag(a, rid, who="a")
+    tag(b, rid, who="b")  # same revision, different content
+    tag(b, other, fine="yes")
+    remote.push(store_of(a))
+    remote_before = remote_refs(bare)
+    code, out = invoke(b, "push")
+    assert code == 1 and out.startswith("Error: diverged: run ") and "--force" in out, out
+    assert out.count("\n") == 1
+    assert remote_refs(bare) == remote_before  # nothing was pushed, not even the other run
+    with pytest.raises(RemoteError, match="diverged"):
+        remote.pull(store_of(b))
+    assert runs.load(store_of(b), rid).tags == {"who": "b"}  # nothing lost locally
+    code, out = invoke(b, "push", "--force")
+    assert code == 0, out
+    assert remote_refs(bare)[rid] == run_refs(b.path)[rid]
+    code, out = invoke(a, "pull", "--force")
+    assert code == 0 and runs.load(store_of(a), rid).tags == {"who": "b"}
+    for where in (a.path, b.path, bare):
+        fsck(where)
+
+
+def test_concurrent_pushes_of_different_runs_both_land(tmp_path: Path, backend: str) -> None:
+    bare = bare_repo(tmp_path / "remote.git")
+    a, b = clone(tmp_path, "a", str(bare)), clone(tmp_path, "b", str(bare))
+    ids_a = {new_run(a) for _ in range(5)}
+    ids_b = {new_run(b) for _ in range(5)}
+    env = dict(os.environ)
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "gitml.cli", "push"], cwd=r.path, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if False else subprocess.Popen(["gitml", "push"], cwd=r.path, env=env,
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for r in (a, b)
+    ]  # fmt: skip
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    assert set(remote_refs(bare)) == ids_a | ids_b
+    fsck(bare)
+
+
+def test_threads_push_concurrently_library(tmp_path: Path) -> None:
+    bare = bare_repo(tmp_path / "remote.git")
+    clones = [clone(tmp_path, f"c{i}", str(bare)) for i in range(3)]
+    ids = {new_run(c) for c in clones}
+    errors: list[BaseException] = []
+
+    def go(c: GitRepo) -> None:
+        try:
+            remote.push(store_of(c))
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=go, args=(c,)) for c in clones]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and set(remote_refs(bare)) == ids
+
+
+def test_selected_runs_experiments_and_model_refs(tmp_path: Path) -> None:
+    bare = bare_repo(tmp_path / "remote.git")
+    a = clone(tmp_path, "a", str(bare))
+    r1, r2 = new_run(a), new_run(a)
+    code, out = invoke(a, "push", "origin", r1[:8])
+    assert code == 0 and set(remote_refs(bare)) == {r1}
+    a.git("update-ref", "refs/gitml/models/clf/1", run_refs(a.path)[r2])
+    code, out = invoke(a, "push")
+    assert code == 0 and "1 model ref(s)" in out, out
+    assert git("rev-parse", "refs/gitml/models/clf/1", cwd=bare).strip() == run_refs(a.path)[r2]
+    b = clone(tmp_path, "b", str(bare))
+    code, out = invoke(b, "pull", "origin", r2[:6])
+    assert code == 0 and set(run_refs(b.path)) == {r2}
+    code, out = invoke(b, "fetch")
+    assert code == 0 and set(run_refs(b.path)) == {r1, r2}
+    assert b.git("rev-parse", "refs/gitml/models/clf/1").strip() == run_refs(a.path)[r2]
+
+
+def test_deleted_runs_travel_as_deleted(tmp_path: Path) -> None:
+    bare = bare_repo(tmp_path / "remote.git")
+    a, b = clone(tmp_path, "a", str(bare)), clone(tmp_path, "b", str(bare))
+    kept, gone, never = new_run(a), new_run(a), new_run(a)
+    runs.set_lifecycle(store_of(a), never, "deleted")
+    remote.push(store_of(a))
+    assert set(remote_refs(bare)) == {kept, gone}  # a run deleted before any push stays home
+    runs.set_lifecycle(store_of(a), gone, "deleted")
+    remote.push(store_of(a))
+    remote.pull(store_of(b))
+    assert runs.load(store_of(b), gone).info["lifecycle"] == "deleted"
+
+
+def test_list_and_delete_remote_runs(tmp_path: Path) -> None:
+    bare = bare_repo(tmp_path / "remote.git")
+    a, b = clone(tmp_path, "a", str(bare)), clone(tmp_path, "b", str(bare))
+    r1, r2 = new_run(a), new_run(a)
+    remote.push(store_of(a))
+    listed = remote.list_remote_runs(store_of(b), "origin")
+    assert {s["run_id"] for s in listed} == {r1, r2}
+    assert all(s["here"] == "absent" for s in listed)
+    assert run_refs(b.path) == {}  # listing fetched nothing into refs
+    name = listed[0]["name"]
+    deleted = remote.delete_remote_runs(store_of(b), "origin", [name])
+    assert deleted == [listed[0]["run_id"]]
+    assert set(remote_refs(bare)) == {r1, r2} - set(deleted)
+    assert set(run_refs(a.path)) == {r1, r2}  # local runs stay
+    fsck(bare)
+
+
+def test_plain_git_fetch_reads_identically(tmp_path: Path) -> None:
+    bare = bare_repo(tmp_path / "remote.git")
+    a = clone(tmp_path, "a", str(bare))
+    rid = new_run(a, lr=0.5)
+    other = new_run(a, lr=0.7)
+    tag(a, rid, stage="best")
+    remote.push(store_of(a))
+    fresh = tmp_path / "fresh"
+    git("clone", "-q", str(bare), str(fresh))
+    git("fetch", "-q", "origin", "refs/gitml/*:refs/gitml/*", cwd=fresh)
+    fsck(fresh)
+    commands = [["ls"], ["show", rid], ["show", other, "--format", "json"]]
+    if (Path(__file__).parents[1] / "gitml" / "cli" / "diff.py").exists():
+        commands.append(["diff", rid, other])
+    for args in commands:
+        outs = [subprocess.run(["gitml", *args], cwd=where, capture_output=True, text=True)
+                for where in (a.path, fresh)]  # fmt: skip
+        assert outs[0].returncode == 0, outs[0].stderr
+        assert outs[0].stdout == outs[1].stdout, args
+
+
+# ---------------------------------------------------------------------- LFS
+def _lfs_run(repo: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, bytes]:
+    from gitml.client import log_artifact_to
+
+    monkeypatch.setenv("GITML_LFS_THRESHOLD", "1000")
+    data = os.urandom(5000)
+    path = tmp_path / "weights.bin"
+    path.write_bytes(data)
+    store = store_of(repo)
+    w = runs.create(store, experiment="exp", pid=DEAD_PID)
+    log_artifact_to(w, str(path), None)
+    w.set_info(status="FINISHED")
+    w.flush()
+    return w.run_id, data
+
+
+def _artifact(repo: GitRepo, rid: str) -> bytes:
+    store = store_of(repo)
+    rec = runs.load(store, rid)
+    assert rec.tree is not None
+    entry = rec.tree.get("artifacts/weights.bin")
+    return read_file_content(store, entry[1])
+
+
+def test_lfs_through_a_path_remote(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str) -> None:
+    bare = bare_repo(tmp_path / "remote.git")
+    a, b = clone(tmp_path, "a", str(bare)), clone(tmp_path, "b", str(bare))
+    rid, data = _lfs_run(a, tmp_path, monkeypatch)
+    report = remote.push(store_of(a))
+    assert report.lfs_objects == 1 and report.lfs_bytes == 5000
+    oid = __import__("hashlib").sha256(data).hexdigest()
+    assert (bare / "lfs" / "objects" / oid[:2] / oid[2:4] / oid).read_bytes() == data
+    assert remote.fetch(store_of(b)).lfs_objects == 0  # fetch leaves LFS content on the remote
+    assert not os.path.exists(lfs_object_path(store_of(b), oid))
+    report = remote.pull(store_of(b), run_ids=[rid])  # the refs are here; pull brings the content
+    assert report.changes == [] and report.lfs_objects == 1 and _artifact(b, rid) == data
+    b2 = clone(tmp_path, "b2", str(bare))
+    report = remote.pull(store_of(b2))
+    assert report.lfs_objects == 1
+    assert _artifact(b2, rid) == data
+
+
+@pytest.mark.skipif(lfs_available() is not None, reason=str(lfs_available()))
+def test_lfs_batch_api_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "srv"
+    root.mkdir()
+    bare = bare_repo(root / "runs.git")
+    with GitDaemon(root) as daemon, LfsServer(tmp_path / "lfs") as lfs:
+        a = clone(tmp_path, "a", daemon.url("runs.git"))
+        b = clone(tmp_path, "b", daemon.url("runs.git"))
+        for r in (a, b):
+            r.git("config", "lfs.url", lfs.url())
+        rid, data = _lfs_run(a, tmp_path, monkeypatch)
+        report = remote.push(store_of(a))
+        assert report.lfs_objects == 1
+        stored = [p for p in lfs.storage.rglob("*") if p.is_file()]
+        assert [p.read_bytes() for p in stored] == [data]
+        assert remote.push(store_of(a)).changes == []
+        report = remote.pull(store_of(b))
+        assert report.lfs_objects == 1 and _artifact(b, rid) == data
+    fsck(bare)
+
+
+@pytest.mark.skipif(http_available() is not None, reason=str(http_available()))
+def test_lfs_endpoint_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "srv"
+    root.mkdir()
+    bare = bare_repo(root / "runs.git")
+    with HttpGit(root, tmp_path / "nginx") as http:
+        a = clone(tmp_path, "a", http.url("runs.git"))
+        _lfs_run(a, tmp_path, monkeypatch)
+        with pytest.raises(RemoteError, match="LFS endpoint missing") as exc:
+            remote.push(store_of(a))
+        assert "\n" not in str(exc.value)
+        assert remote_refs(bare) == {}  # no ref moved without its content
+
+
+def test_cli_subprocess_push_pull(tmp_path: Path) -> None:
+    bare = bare_repo(tmp_path / "remote.git")
+    a, b = clone(tmp_path, "a", str(bare)), clone(tmp_path, "b", str(bare))
+    rid = new_run(a)
+    out = subprocess.run(["gitml", "push"], cwd=a.path, capture_output=True, text=True)
+    assert out.returncode == 0 and "pushed 1 run(s)" in out.stdout, out.stderr
+    out = subprocess.run(["gitml", "pull", "--progress"], cwd=b.path, capture_output=True, text=True)
+    assert out.returncode == 0 and rid[:8] in out.stdout, out.stderr
+    out = subprocess.run(["gitml", "push", "nowhere"], cwd=b.path, capture_output=True, text=True)
+    assert out.returncode == 1 and out.stderr.startswith("Error: ") and "Traceback" not in out.stderr
