@@ -35,15 +35,24 @@ TARGET = 0.3
 GIT = ["git", "-c", "user.name=Bench", "-c", "user.email=bench@example.com"]
 
 
-def median_time(argv: list[str], cwd: Path, repeat: int) -> float:
-    times = []
+def timings(argv: list[str], cwd: Path, repeat: int) -> tuple[float, float, float]:
+    """(median wall, best wall, median CPU) seconds of ``argv`` over ``repeat`` runs.
+
+    CPU time (user + system of the child) is what a busy machine disturbs least.
+    """
+    import resource
+
+    walls, cpus = [], []
     for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         done = subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        times.append(time.perf_counter() - start)
+        walls.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         if done.returncode != 0:
             raise SystemExit(f"{' '.join(argv)} failed: {done.stderr.decode()}")
-    return statistics.median(times)
+    return statistics.median(walls), min(walls), statistics.median(cpus)
 
 
 def build(path: Path, count: int) -> None:
@@ -130,11 +139,13 @@ def main() -> None:
         ("gitml diff A (vs workspace)", [gitml, "diff", "run-a"]),
     ]
     print(f"\n{args.runs} runs, 300-file code tree, median of {args.repeat}; target < {TARGET} s\n")
-    print(f"{'command':<40} {'seconds':>8}  {'vs target':>9}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"load average {load:.1f} on {os.cpu_count()} CPUs (wall times grow with load)")
+    print(f"{'command':<38} {'median s':>8} {'best s':>7} {'cpu s':>6} {'median/target':>13}")
     for label, argv in rows:
-        seconds = median_time(argv, repo, args.repeat)
-        ratio = f"{seconds / TARGET:.2f}x" if label.startswith("gitml") else ""
-        print(f"{label:<40} {seconds:8.3f}  {ratio:>9}")
+        median, best, cpu = timings(argv, repo, args.repeat)
+        ratio = f"{median / TARGET:.2f}x" if label.startswith("gitml") else ""
+        print(f"{label:<38} {median:8.3f} {best:7.3f} {cpu:6.3f} {ratio:>13}")
     if args.workdir is None:
         shutil.rmtree(base, ignore_errors=True)
 

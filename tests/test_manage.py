@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import io
 import json
 import os
@@ -231,3 +232,32 @@ def test_subprocess(client: Client, repo: GitRepo) -> None:
     assert bad.returncode == 1 and bad.stderr.startswith("Error: no run matches 'nosuch'")
     assert "Traceback" not in bad.stderr
     assert index.summaries(Store.discover())
+
+
+# --------------------------------------------------------------------------- docs
+VARIABLE = re.compile(r"[0-9a-f]{7,}|\d{4}-\d\d-\d\dT|pid |KiB|^\.\.\.$|^\d+,\d{13}")
+
+
+def test_docs_compare_session_runs(tmp_path: Path) -> None:
+    """docs/compare.md: the setup script and every `$ command` run, with the output shown."""
+    text = (Path(__file__).parent.parent / "docs" / "compare.md").read_text()
+    setup = re.search(r"```bash\n(.*?)```", text, re.S)
+    assert setup
+    done = subprocess.run(["bash", "-e", "-c", setup.group(1)], cwd=tmp_path, capture_output=True,
+                          text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    demo = tmp_path / "demo"
+    env = {**os.environ, "COLUMNS": "90"}
+    commands = 0
+    for block in re.findall(r"```console\n(.*?)```", text, re.S):
+        for chunk in re.split(r"^\$ ", block, flags=re.M)[1:]:
+            command, _, expected = chunk.partition("\n")
+            out = subprocess.run(["bash", "-c", command], cwd=demo, env=env, capture_output=True,
+                                 text=True)  # fmt: skip
+            assert out.returncode == 0, f"{command}: {out.stderr}"
+            lines = out.stdout.splitlines()
+            for line in expected.splitlines():
+                if line.strip() and not VARIABLE.search(line) and "ada@laptop" not in line:
+                    assert line in lines, f"{command}: {line!r} not in\n{out.stdout}"
+            commands += 1
+    assert commands >= 15

@@ -92,9 +92,9 @@ def _sections(result: dict[str, Any]) -> list[tuple[str, list[str], list[list[st
 
 
 def _summary(code: dict[str, Any]) -> str:
-    n = code["changed"]
-    return (f"{n} file{'s' if n != 1 else ''} changed, {code['insertions']} insertions(+), "
-            f"{code['deletions']} deletions(-)")  # fmt: skip
+    n, ins, dels = code["changed"], code["insertions"], code["deletions"]
+    return (f"{n} file{'s' if n != 1 else ''} changed, {ins} insertion{'s' if ins != 1 else ''}(+), "
+            f"{dels} deletion{'s' if dels != 1 else ''}(-)")  # fmt: skip
 
 
 def _stat_rows(code: dict[str, Any]) -> list[list[str]]:
