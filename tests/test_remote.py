@@ -273,13 +273,8 @@ def test_concurrent_pushes_of_different_runs_both_land(tmp_path: Path, backend: 
     ids_a = {new_run(a) for _ in range(5)}
     ids_b = {new_run(b) for _ in range(5)}
     env = dict(os.environ)
-    procs = [
-        subprocess.Popen([sys.executable, "-m", "gitml.cli", "push"], cwd=r.path, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        if False else subprocess.Popen(["gitml", "push"], cwd=r.path, env=env,
-                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for r in (a, b)
-    ]  # fmt: skip
+    procs = [subprocess.Popen(["gitml", "push"], cwd=r.path, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for r in (a, b)]  # fmt: skip
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     assert set(remote_refs(bare)) == ids_a | ids_b
