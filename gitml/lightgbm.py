@@ -55,7 +55,9 @@ def save_model(
         The written manifest.
     """
     if not handles(lgb_model):
-        raise ModelError(f"a {type(lgb_model).__name__} is not a LightGBM model: save it with gitml.pyfunc.save_model")
+        raise ModelError(
+            f"a {type(lgb_model).__name__} is not a LightGBM model: save it with gitml.pyfunc.save_model"
+        )
     import lightgbm
 
     path = modeldir.create_dir(path)

@@ -59,7 +59,9 @@ def save_model(
     if model_format not in FORMATS:
         raise ModelError(f"unknown model_format {model_format!r}: use one of {', '.join(FORMATS)}")
     if not handles(xgb_model):
-        raise ModelError(f"a {type(xgb_model).__name__} is not an XGBoost model: save it with gitml.pyfunc.save_model")
+        raise ModelError(
+            f"a {type(xgb_model).__name__} is not an XGBoost model: save it with gitml.pyfunc.save_model"
+        )
     import xgboost
 
     path = modeldir.create_dir(path)
@@ -90,7 +92,9 @@ def save_model(
 def load_native(model_dir: str, mlmodel: Model) -> Any:
     """The Booster or scikit-learn API model (flavor API)."""
     conf = mlmodel.flavors.get(FLAVOR_NAME) or {}
-    path = model_file(model_dir, conf.get("data") or mlmodel.pyfunc_conf.get("data", "model.ubj"), "data")
+    path = model_file(
+        model_dir, conf.get("data") or mlmodel.pyfunc_conf.get("data", "model.ubj"), "data"
+    )
     class_path = str(conf.get("model_class") or "xgboost.core.Booster")
     module, _, name = class_path.rpartition(".")
     if not module.startswith("xgboost"):

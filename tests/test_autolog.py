@@ -37,7 +37,9 @@ def _autolog_off() -> Iterator[None]:
 
 @pytest.fixture
 def clf_data() -> tuple[Any, Any, Any, Any]:
-    X, y = make_classification(n_samples=120, n_features=4, n_informative=3, n_redundant=0, random_state=0)
+    X, y = make_classification(
+        n_samples=120, n_features=4, n_informative=3, n_redundant=0, random_state=0
+    )
     return X[:90], X[90:], y[:90], y[90:]
 
 
@@ -58,24 +60,33 @@ def metric(rec: Any, key: str) -> float:
 
 def tree_paths(rec: Any, prefix: str) -> list[str]:
     out = subprocess.run(
-        ["git", "ls-tree", "-r", "--name-only", rec.commit, prefix], capture_output=True, text=True, check=True
+        ["git", "ls-tree", "-r", "--name-only", rec.commit, prefix],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return out.stdout.split()
 
 
 def tree_text(rec: Any, path: str) -> str:
-    return subprocess.run(["git", "show", f"{rec.commit}:{path}"], capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["git", "show", f"{rec.commit}:{path}"], capture_output=True, text=True, check=True
+    ).stdout
 
 
 # ---------------------------------------------------------------- scikit-learn
-def test_classifier_fit_is_a_run_with_params_metrics_tags_and_model(repo: Any, clf_data: Any) -> None:
+def test_classifier_fit_is_a_run_with_params_metrics_tags_and_model(
+    repo: Any, clf_data: Any
+) -> None:
     X_train, _, y_train, _ = clf_data
     gitml.autolog()
     model = LogisticRegression(C=0.5, max_iter=200)
     assert model.fit(X_train, y_train) is model  # fit's return value is untouched
     rec = only_run()
     assert rec.info["status"] == "FINISHED"
-    assert rec.params["C"] == 0.5 and rec.params["max_iter"] == 200 and rec.params["solver"] == "lbfgs"
+    assert (
+        rec.params["C"] == 0.5 and rec.params["max_iter"] == 200 and rec.params["solver"] == "lbfgs"
+    )
     assert rec.tags["estimator_name"] == "LogisticRegression"
     assert rec.tags["estimator_class"] == "sklearn.linear_model._logistic.LogisticRegression"
     assert rec.tags["gitml.autologging"] == "sklearn"
@@ -153,11 +164,13 @@ def test_grid_search_best_params_and_child_runs(repo: Any, clf_data: Any) -> Non
     assert parent.params["estimator"] == "LogisticRegression()"
     assert "artifacts/cv_results.csv" in tree_paths(parent, "artifacts")
     results = search.cv_results_
-    rank_of = {p["C"]: int(r) for p, r in zip(results["params"], results["rank_test_score"])}
+    rank_of = {p["C"]: int(r) for p, r in zip(results["params"], results["rank_test_score"], strict=True)}
     ranks = {r.params["C"]: metric(r, "rank_test_score") for r in children}
     assert all(rank_of[c] == rank for c, rank in ranks.items())
     assert search.best_params_["C"] in ranks
-    assert max(ranks.values()) <= min(rank_of[c] for c in rank_of if c not in ranks)  # the best ones
+    assert max(ranks.values()) <= min(
+        rank_of[c] for c in rank_of if c not in ranks
+    )  # the best ones
     for child in children:
         assert child.info["parent_run"] == parent.run_id
         assert child.info["status"] == "FINISHED"
@@ -257,7 +270,9 @@ def test_logging_error_is_a_warning_never_a_failed_fit(not_a_repo: Any, clf_data
         model = LogisticRegression().fit(X_train, y_train)
     assert hasattr(model, "coef_")
     messages = [str(w.message) for w in caught]
-    assert any("gitml autolog (sklearn): could not log the run" in m and "git" in m for m in messages)
+    assert any(
+        "gitml autolog (sklearn): could not log the run" in m and "git" in m for m in messages
+    )
     gitml.autolog(silent=True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -265,7 +280,9 @@ def test_logging_error_is_a_warning_never_a_failed_fit(not_a_repo: Any, clf_data
     assert not [w for w in caught if "gitml" in str(w.message)]
 
 
-def test_not_installed_libraries_are_skipped(repo: Any, monkeypatch: pytest.MonkeyPatch, clf_data: Any) -> None:
+def test_not_installed_libraries_are_skipped(
+    repo: Any, monkeypatch: pytest.MonkeyPatch, clf_data: Any
+) -> None:
     X_train, _, y_train, _ = clf_data
     monkeypatch.setitem(sys.modules, "xgboost", None)
     monkeypatch.setitem(sys.modules, "lightgbm", None)
@@ -324,7 +341,9 @@ def test_autolog_in_a_gitml_run_wrapped_script(repo: Any) -> None:
     assert "accuracy" in tree_text(rec, "output.log")
 
 
-def test_attach_through_gitml_run_id(repo: Any, monkeypatch: pytest.MonkeyPatch, clf_data: Any) -> None:
+def test_attach_through_gitml_run_id(
+    repo: Any, monkeypatch: pytest.MonkeyPatch, clf_data: Any
+) -> None:
     X_train, _, y_train, _ = clf_data
     store = Store.discover()
     writer = runs.create(store, name="outer")
@@ -389,7 +408,10 @@ def test_lightgbm_sklearn_api_and_train(repo: Any, clf_data: Any) -> None:
     assert rec.metrics["train-binary_logloss"]["count"] == 2
     gain = json.loads(tree_text(rec, "artifacts/feature_importance_gain.json"))
     assert set(gain) == set(booster.feature_name())
-    assert np.allclose(gitml.lightgbm.load_model(f"runs:/{rec.run_id}/model").predict(X_test), booster.predict(X_test))
+    assert np.allclose(
+        gitml.lightgbm.load_model(f"runs:/{rec.run_id}/model").predict(X_test),
+        booster.predict(X_test),
+    )
 
 
 def test_boosting_disable_restores_train(repo: Any) -> None:

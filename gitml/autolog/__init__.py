@@ -56,7 +56,9 @@ def autolog(
             registered_model_name=registered_model_name, extra_tags=extra_tags,
         )  # fmt: skip
         if name == "sklearn":
-            kwargs.update(max_tuning_runs=max_tuning_runs, log_post_training_metrics=log_post_training_metrics)
+            kwargs.update(
+                max_tuning_runs=max_tuning_runs, log_post_training_metrics=log_post_training_metrics
+            )
         module.autolog(**kwargs)
         done.append(name)
     return done

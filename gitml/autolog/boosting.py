@@ -100,7 +100,9 @@ def _train(lib: Library, original: Any, args: tuple[Any, ...], kwargs: dict[str,
     if config(lib.flavor) is None or inside():
         return original(*args, **kwargs)
 
-    def prepare(s: Session, a: tuple[Any, ...], k: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    def prepare(
+        s: Session, a: tuple[Any, ...], k: dict[str, Any]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
         s.data["train"] = True
         return _with_callback(lib, s, original, a, k)
 
@@ -149,11 +151,15 @@ def _log_booster(lib: Library, session: Session, booster: Any) -> None:
         session.log_metrics({"best_iteration": best})
 
 
-def _log_estimator(session: Session, estimator: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+def _log_estimator(
+    session: Session, estimator: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
     from .sklearn import estimator_tags, log_fitted_model
 
     flavor = session.flavor
-    safely(flavor, "params", lambda: session.log_params(flat_params(estimator.get_params(deep=True))))
+    safely(
+        flavor, "params", lambda: session.log_params(flat_params(estimator.get_params(deep=True)))
+    )
     session.set_tags(estimator_tags(estimator))
     if session.config.log_models:
         x = args[0] if args else kwargs.get("X")

@@ -23,7 +23,7 @@ def _callback(session: Any) -> Any:
 
 def _importances(booster: Any, kind: str) -> dict[str, Any]:
     values = booster.feature_importance(importance_type=kind)
-    return {name: float(v) for name, v in zip(booster.feature_name(), values)}
+    return {name: float(v) for name, v in zip(booster.feature_name(), values, strict=True)}
 
 
 LIBRARY = boosting.Library(FLAVOR, _callback, _importances, IMPORTANCE_TYPES)

@@ -182,10 +182,15 @@ def run_hooks(module: ModuleType) -> None:
             except Exception as exc:  # noqa: BLE001 - an integration must never break an import
                 import warnings
 
-                warnings.warn(f"gitml autolog ({flavor}): could not patch {module.__name__}: {exc}", stacklevel=2)
+                warnings.warn(
+                    f"gitml autolog ({flavor}): could not patch {module.__name__}: {exc}",
+                    stacklevel=2,
+                )
 
 
-def on_import(flavor: str, match: Callable[[str], bool], hook: Callable[[ModuleType], None]) -> None:
+def on_import(
+    flavor: str, match: Callable[[str], bool], hook: Callable[[ModuleType], None]
+) -> None:
     """Call ``hook(module)`` for every module (imported now or later) whose name ``match`` accepts."""
     with _lock:
         _hooks[flavor] = (match, hook)
@@ -198,7 +203,9 @@ def on_import(flavor: str, match: Callable[[str], bool], hook: Callable[[ModuleT
             except Exception as exc:  # noqa: BLE001
                 import warnings
 
-                warnings.warn(f"gitml autolog ({flavor}): could not patch {name}: {exc}", stacklevel=2)
+                warnings.warn(
+                    f"gitml autolog ({flavor}): could not patch {name}: {exc}", stacklevel=2
+                )
 
 
 def remove_import_hook(flavor: str) -> None:

@@ -165,7 +165,9 @@ def run_fit(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     log: Callable[[Session, Any], None],
-    prepare: Callable[[Session, tuple[Any, ...], dict[str, Any]], tuple[tuple[Any, ...], dict[str, Any]]]
+    prepare: Callable[
+        [Session, tuple[Any, ...], dict[str, Any]], tuple[tuple[Any, ...], dict[str, Any]]
+    ]
     | None = None,
 ) -> Any:
     """Run ``call(*args, **kwargs)`` as a logged top-level fit.
@@ -230,12 +232,19 @@ def yaml_safe(value: Any, depth: int = 0) -> Any:
         return value.item()
     if depth < 4 and isinstance(value, (list, tuple)) and len(value) <= 100:
         return [yaml_safe(v, depth + 1) for v in value]
-    if depth < 4 and isinstance(value, dict) and all(isinstance(k, str) for k in value) and len(value) <= 100:
+    if (
+        depth < 4
+        and isinstance(value, dict)
+        and all(isinstance(k, str) for k in value)
+        and len(value) <= 100
+    ):
         return {k: yaml_safe(v, depth + 1) for k, v in value.items()}
     if kind == "numpy" and hasattr(value, "tolist") and getattr(value, "size", 101) <= 100:
         return yaml_safe(value.tolist(), depth + 1)
     if isinstance(value, type) or inspect.isfunction(value) or inspect.isbuiltin(value):
-        return f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', repr(value))}".lstrip(".")
+        return f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', repr(value))}".lstrip(
+            "."
+        )
     text = repr(value)
     return text if len(text) <= 1000 else text[:997] + "..."
 

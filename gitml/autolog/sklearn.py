@@ -8,7 +8,19 @@ from types import ModuleType
 from typing import Any
 
 from . import evalmetrics, patching
-from .session import Config, Session, config, configure, current, flat_params, inside, quiet, run_fit, safely, scalar
+from .session import (
+    Config,
+    Session,
+    config,
+    configure,
+    current,
+    flat_params,
+    inside,
+    quiet,
+    run_fit,
+    safely,
+    scalar,
+)
 
 FLAVOR = "sklearn"
 FIT_METHODS = ("fit", "fit_predict", "fit_transform")
@@ -121,7 +133,9 @@ def _patched_fit(original: Any, self: Any, *args: Any, **kwargs: Any) -> Any:
     )
 
 
-def _fit_inputs(original: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any, Any]:
+def _fit_inputs(
+    original: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[Any, Any, Any]:
     """X, y and sample_weight of a fit call."""
     try:
         sig = inspect.signature(original)
@@ -132,12 +146,19 @@ def _fit_inputs(original: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) ->
     extra = bound.get("fit_params") or bound.get("kwargs") or bound.get("params") or {}
     x = bound.get("X", args[0] if args else kwargs.get("X"))
     y = bound.get("y", bound.get("Y", args[1] if len(args) > 1 else kwargs.get("y")))
-    weight = bound.get("sample_weight", extra.get("sample_weight") if isinstance(extra, dict) else None)
+    weight = bound.get(
+        "sample_weight", extra.get("sample_weight") if isinstance(extra, dict) else None
+    )
     return x, y, weight
 
 
 def log_estimator(
-    session: Session, estimator: Any, original: Any, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    session: Session,
+    estimator: Any,
+    original: Any,
+    method: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
 ) -> None:
     """Log what a fit of ``estimator`` produced into the session's run."""
     from sklearn.model_selection._search import BaseSearchCV
@@ -147,11 +168,17 @@ def log_estimator(
     x, y, weight = _fit_inputs(original, args, kwargs)
     search = isinstance(estimator, BaseSearchCV)
     with quiet():
-        safely(flavor, "params", lambda: session.log_params(flat_params(estimator.get_params(deep=not search))))
+        safely(
+            flavor,
+            "params",
+            lambda: session.log_params(flat_params(estimator.get_params(deep=not search))),
+        )
         session.set_tags(estimator_tags(estimator))
         if search:
             safely(flavor, "the search results", _log_search, session, estimator)
-        metrics = safely(flavor, "training metrics", training_metrics, estimator, x, y, weight) or {}
+        metrics = (
+            safely(flavor, "training metrics", training_metrics, estimator, x, y, weight) or {}
+        )
         session.log_metrics(metrics)
     if cfg.log_models:
         with quiet():
@@ -165,7 +192,10 @@ def log_estimator(
 
 def estimator_tags(estimator: Any) -> dict[str, str]:
     cls = type(estimator)
-    return {"estimator_name": cls.__name__, "estimator_class": f"{cls.__module__}.{cls.__qualname__}"}
+    return {
+        "estimator_name": cls.__name__,
+        "estimator_class": f"{cls.__module__}.{cls.__qualname__}",
+    }
 
 
 def training_metrics(estimator: Any, x: Any, y: Any, weight: Any) -> dict[str, float]:
@@ -182,22 +212,33 @@ def training_metrics(estimator: Any, x: Any, y: Any, weight: Any) -> dict[str, f
         if is_classifier(estimator):
             y_pred = estimator.predict(x)
             for name in ("precision_score", "recall_score", "f1_score"):
-                out["training_" + name] = _try(fns[name], y, y_pred, average="weighted", sample_weight=weight)
-            out["training_accuracy_score"] = _try(fns["accuracy_score"], y, y_pred, sample_weight=weight)
+                out["training_" + name] = _try(
+                    fns[name], y, y_pred, average="weighted", sample_weight=weight
+                )
+            out["training_accuracy_score"] = _try(
+                fns["accuracy_score"], y, y_pred, sample_weight=weight
+            )
             if hasattr(estimator, "predict_proba"):
                 proba = _try(estimator.predict_proba, x)
                 if proba is not None:
                     out["training_log_loss"] = _try(fns["log_loss"], y, proba, sample_weight=weight)
                     score = proba[:, 1] if proba.ndim == 2 and proba.shape[1] == 2 else proba
                     out["training_roc_auc"] = _try(
-                        fns["roc_auc_score"], y, score, average="weighted", sample_weight=weight, multi_class="ovo"
+                        fns["roc_auc_score"],
+                        y,
+                        score,
+                        average="weighted",
+                        sample_weight=weight,
+                        multi_class="ovo",
                     )
         elif is_regressor(estimator):
             y_pred = estimator.predict(x)
             mse = _try(fns["mean_squared_error"], y, y_pred, sample_weight=weight)
             out["training_mean_squared_error"] = mse
             out["training_root_mean_squared_error"] = None if mse is None else float(mse) ** 0.5
-            out["training_mean_absolute_error"] = _try(fns["mean_absolute_error"], y, y_pred, sample_weight=weight)
+            out["training_mean_absolute_error"] = _try(
+                fns["mean_absolute_error"], y, y_pred, sample_weight=weight
+            )
             out["training_r2_score"] = _try(fns["r2_score"], y, y_pred, sample_weight=weight)
     if callable(getattr(estimator, "score", None)) and x is not None:
         args = (x,) if y is None else (x, y)
@@ -225,7 +266,9 @@ def _example(x: Any, n: int = 5) -> Any:
     return None
 
 
-def log_fitted_model(session: Session, model: Any, x: Any, name: str, flavor: str = "sklearn") -> None:
+def log_fitted_model(
+    session: Session, model: Any, x: Any, name: str, flavor: str = "sklearn"
+) -> None:
     """Log ``model`` with a signature from the first training rows (and those rows, if asked)."""
     from ..models import log_model
 
@@ -236,7 +279,14 @@ def log_fitted_model(session: Session, model: Any, x: Any, name: str, flavor: st
 
         importlib.import_module(f"gitml.{flavor}")  # registers the flavor
     else:
-        fn = next((f for f in ("predict", "transform", "predict_proba") if callable(getattr(model, f, None))), None)
+        fn = next(
+            (
+                f
+                for f in ("predict", "transform", "predict_proba")
+                if callable(getattr(model, f, None))
+            ),
+            None,
+        )
         if fn is None:
             return  # nothing a served model could call (e.g. DBSCAN): no model
         extra["pyfunc_predict_fn"] = fn
@@ -280,8 +330,10 @@ def _log_search(session: Session, search: Any) -> None:
     if not results:
         return
     safely(session.flavor, "cv_results.csv", _log_cv_results, session, results)
-    rank = "rank_test_score" if "rank_test_score" in results else next(
-        (k for k in results if k.startswith("rank_test_")), None
+    rank = (
+        "rank_test_score"
+        if "rank_test_score" in results
+        else next((k for k in results if k.startswith("rank_test_")), None)
     )
     n = len(results["params"])
     order = list(range(n))

@@ -41,7 +41,11 @@ def _patch(module: Any) -> None:
     import xgboost.training
 
     boosting.patch_train(LIBRARY, [xgboost, xgboost.training, xgboost.sklearn])
-    classes = [v for v in vars(xgboost.sklearn).values() if isinstance(v, type) and issubclass(v, xgboost.XGBModel)]
+    classes = [
+        v
+        for v in vars(xgboost.sklearn).values()
+        if isinstance(v, type) and issubclass(v, xgboost.XGBModel)
+    ]
     boosting.patch_fit(LIBRARY, classes)
 
 
