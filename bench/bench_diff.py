@@ -76,13 +76,17 @@ def build(path: Path, count: int) -> None:
 
     def make(name: str, seed: int) -> str:
         w = runs.create(store, name=name, experiment="bench",
-                        params={f"p{i}": seed * 0.1 + i for i in range(9)} | {"opt": {"name": "adam",
-                                "lr": 0.001 * (seed % 7 + 1)}},
+                        params={f"p{i}": seed * 0.1 + i for i in range(9)}
+                        | {"opt": {"name": "adam", "lr": 0.001 * (seed % 7 + 1)}},
                         tags={"stage": "dev" if seed % 2 else "prod"})  # fmt: skip
         for k in range(5):
             for step in range(1000):
-                w.log_metric(f"m{k}", (seed + step) % 97 / 97, step=step, timestamp=1_700_000_000_000 + step)
-        w.set_entry("artifacts/report.txt", (MODE_FILE, store.add_blob(f"report {seed}\n".encode())))
+                w.log_metric(
+                    f"m{k}", (seed + step) % 97 / 97, step=step, timestamp=1_700_000_000_000 + step
+                )
+        w.set_entry(
+            "artifacts/report.txt", (MODE_FILE, store.add_blob(f"report {seed}\n".encode()))
+        )
         w.set_entry("artifacts/shared.bin", (MODE_FILE, store.add_blob(b"\x00" * 4096)))
         w.set_info(status="FINISHED")
         w.flush()
@@ -117,7 +121,9 @@ def code_trees(path: Path) -> tuple[str, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=1000, help="runs in the repository (default 1000)")
+    parser.add_argument(
+        "--runs", type=int, default=1000, help="runs in the repository (default 1000)"
+    )
     parser.add_argument("--repeat", type=int, default=9, help="timed runs per figure (median)")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the repository here")
     args = parser.parse_args()

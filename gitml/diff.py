@@ -1,4 +1,4 @@
-"""Differences between two runs, or a run and the workspace: params, metrics, tags, artifacts, models, code."""
+"""Differences between two runs, or a run and the workspace: params, metrics, artifacts, code."""
 
 from __future__ import annotations
 
@@ -46,8 +46,9 @@ def diff(
     ids = resolve_all(store, [a] if b is None else [a, b])
     rec_a = runs.load(store, ids[0])
     notes: list[str] = []
+    rec_b: RunRecord | None = None
     if b is not None:
-        rec_b: RunRecord | None = runs.load(store, ids[1])
+        rec_b = runs.load(store, ids[1])
         side_b = _side(rec_b)
     else:
         rec_b = None
@@ -79,7 +80,9 @@ def diff(
             out["params"] = None
             notes.append(f"no params file {os.path.relpath(path, store.root)} in the workspace")
         else:
-            out["params"] = compare_values(flatten(rec_a.params), flatten(workspace_params), all_keys)
+            out["params"] = compare_values(
+                flatten(rec_a.params), flatten(workspace_params), all_keys
+            )
         out["metrics"] = out["tags"] = out["artifacts"] = out["models"] = None
         code_b = store.snapshot().tree
     code_a = _sub(store, tree_a, "code")
@@ -128,11 +131,15 @@ def read_params_file(path: str) -> dict[str, Any] | None:
         return None
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InvalidValue(f"{path} is not valid YAML ({first}); fix it or pass --params-file") from None
+        raise InvalidValue(
+            f"{path} is not valid YAML ({first}); fix it or pass --params-file"
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise InvalidValue(f"{path} must hold a YAML mapping of params, not a {type(data).__name__}")
+        raise InvalidValue(
+            f"{path} must hold a YAML mapping of params, not a {type(data).__name__}"
+        )
     return data
 
 
@@ -150,7 +157,7 @@ def flatten(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def same_value(x: Any, y: Any) -> bool:
-    """Equality by native type: numbers numerically (``1 == 1.0``), NaN equal to NaN, bools apart."""
+    """Equality by native type: numbers numerically (``1 == 1.0``), NaN == NaN, bools apart."""
     if isinstance(x, bool) or isinstance(y, bool):
         return type(x) is type(y) and x == y
     if isinstance(x, (int, float)) and isinstance(y, (int, float)):
@@ -160,7 +167,7 @@ def same_value(x: Any, y: Any) -> bool:
     if isinstance(x, (int, float)) != isinstance(y, (int, float)):
         return False
     if isinstance(x, list) and isinstance(y, list):
-        return len(x) == len(y) and all(same_value(p, q) for p, q in zip(x, y))
+        return len(x) == len(y) and all(same_value(p, q) for p, q in zip(x, y, strict=True))
     if isinstance(x, dict) and isinstance(y, dict):
         return x.keys() == y.keys() and all(same_value(x[k], y[k]) for k in x)
     return bool(type(x) is type(y) and x == y)
@@ -177,7 +184,9 @@ def _change(old: Any, new: Any) -> str:
     return "equal" if same_value(old, new) else "changed"
 
 
-def compare_values(a: dict[str, Any], b: dict[str, Any], all_keys: bool = False) -> list[dict[str, Any]]:
+def compare_values(
+    a: dict[str, Any], b: dict[str, Any], all_keys: bool = False
+) -> list[dict[str, Any]]:
     """Rows ``{key, a, b, change}`` (change: added, removed, changed, equal) sorted by key."""
     rows = []
     for key in sorted(set(a) | set(b)):
@@ -209,8 +218,9 @@ def compare_metrics(
         change = _change(old, new)
         if change == "equal" and not all_keys:
             continue
-        delta = rel = None
-        if old is not _MISSING and new is not _MISSING:
+        delta: float | None = None
+        rel: float | None = None
+        if isinstance(old, (int, float)) and isinstance(new, (int, float)):
             delta = new - old
             if math.isnan(delta):
                 delta = None
@@ -286,7 +296,9 @@ def _flavors(store: Store, model_tree: str) -> list[str]:
     return sorted(data.get("flavors") or {}) if isinstance(data, dict) else []
 
 
-def compare_models(store: Store, tree_a: str, tree_b: str, all_keys: bool = False) -> list[dict[str, Any]]:
+def compare_models(
+    store: Store, tree_a: str, tree_b: str, all_keys: bool = False
+) -> list[dict[str, Any]]:
     """Rows ``{name, change, a_flavors, b_flavors, files}``; ``files`` lists changed files."""
     ma, mb = _models(store, tree_a), _models(store, tree_b)
     rows = []
@@ -361,8 +373,8 @@ def compare_code(
     if tree_a != tree_b:
         changes = tree_changes(
             store.objects,
-            tree_a.encode() if tree_a else None,
-            tree_b.encode() if tree_b else None,
+            tree_a.encode() if tree_a else None,  # type: ignore[arg-type]
+            tree_b.encode() if tree_b else None,  # type: ignore[arg-type]
             rename_detector=RenameDetector(store.objects),
         )
         for ch in changes:
@@ -395,7 +407,7 @@ def compare_code(
             files.append(entry)
             if patch:
                 text = _patch(entry, old_path, new_path, old_lines, new_lines, context)
-                chunks.append((entry["path"], text))
+                chunks.append((str(entry["path"]), text))
     files.sort(key=lambda f: f["path"])
     return {
         "files": files,
@@ -417,8 +429,8 @@ def _patch(
     """One file's part of a git-style unified diff."""
     import difflib
 
-    a = old_path or new_path
-    b = new_path or old_path
+    a = str(old_path or new_path)
+    b = str(new_path or old_path)
     change = entry["change"]
     head = [f"diff --git a/{a} b/{b}\n"]
     if change == "added":
@@ -433,10 +445,12 @@ def _patch(
     if entry["old_id"] != entry["new_id"]:
         zero = "0" * 7
         ids = f"{(entry['old_id'] or zero)[:7]}..{(entry['new_id'] or zero)[:7]}"
-        same_mode = change in ("modified", "renamed", "copied") and entry["old_mode"] == entry["new_mode"]
+        same_mode = (
+            change in ("modified", "renamed", "copied") and entry["old_mode"] == entry["new_mode"]
+        )
         head.append(f"index {ids} {entry['new_mode']}\n" if same_mode else f"index {ids}\n")
     if entry["binary"]:
-        if change != "renamed" or entry["old_mode"] != entry["new_mode"]:
+        if entry["old_id"] != entry["new_id"]:
             head.append(f"Binary files {'a/' + a if change != 'added' else '/dev/null'} and "
                         f"{'b/' + b if change != 'removed' else '/dev/null'} differ\n")  # fmt: skip
         return "".join(head)

@@ -10,14 +10,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import index, keys, runs
-from .errors import GitmlError, InvalidKey, RunNotFound, StoreError
+from .errors import InvalidKey, InvalidValue, RunNotFound, StoreError
 from .record import RUN_REF, RunRecord
 from .store import Store
 
 DEFAULT_PRUNE = "1.hour.ago"
 
 
-def metric_history(store: Store, run: str, key: str) -> tuple[RunRecord, list[tuple[int, int, float]]]:
+def metric_history(
+    store: Store, run: str, key: str
+) -> tuple[RunRecord, list[tuple[int, int, float]]]:
     """The run and every point ``(step, timestamp ms, value)`` of its metric ``key``.
 
     Raises:
@@ -26,9 +28,7 @@ def metric_history(store: Store, run: str, key: str) -> tuple[RunRecord, list[tu
     rec = runs.load(store, runs.resolve(store, run))
     if key not in rec.metrics:
         have = ", ".join(sorted(rec.metrics)) or "none"
-        raise RunNotFound(
-            f"run {rec.info.get('name')} has no metric {key!r}; its metrics: {have}"
-        )
+        raise RunNotFound(f"run {rec.info.get('name')} has no metric {key!r}; its metrics: {have}")
     return rec, rec.history(store, key)
 
 
@@ -55,9 +55,8 @@ def tag(store: Store, run: str, set_tags: dict[str, str], delete: Sequence[str] 
         keys.validate_key(key, "tag key")
         if key not in writer.record.tags and key not in set_tags:
             have = ", ".join(sorted(writer.record.tags)) or "none"
-            raise InvalidKey(
-                f"run {writer.record.info.get('name')} has no tag {key!r} to delete; its tags: {have}"
-            )
+            name = writer.record.info.get("name")
+            raise InvalidKey(f"run {name} has no tag {key!r} to delete; its tags: {have}")
     writer.set_tags(set_tags)
     for key in delete:
         writer.delete_tag(key)
@@ -111,7 +110,9 @@ class GcReport:
     after_kib: int | None = None
 
 
-def gc(store: Store, stale: bool = False, prune: str = DEFAULT_PRUNE, dry_run: bool = False) -> GcReport:
+def gc(
+    store: Store, stale: bool = False, prune: str = DEFAULT_PRUNE, dry_run: bool = False
+) -> GcReport:
     """Drop the refs of deleted runs for good, then prune and pack with git when installed.
 
     Args:
@@ -123,6 +124,8 @@ def gc(store: Store, stale: bool = False, prune: str = DEFAULT_PRUNE, dry_run: b
         dry_run: only report the runs that would be dropped.
     """
     report = GcReport(git=shutil.which("git"))
+    if report.git is not None:
+        _check_date(store, report.git, prune)
     if stale and not dry_run:
         report.killed = list(_mark_stale(store))
     for s in index.summaries(store):
@@ -150,16 +153,21 @@ def gc(store: Store, stale: bool = False, prune: str = DEFAULT_PRUNE, dry_run: b
 
 
 def _mark_stale(store: Store) -> list[str]:
+    from .launch import mark_stale_killed  # layer 3, like this module; imported when used
+
+    return [str(r) for r in mark_stale_killed(store)]
+
+
+def _check_date(store: Store, git: str, date: str) -> None:
+    """Refuse a date git cannot parse before anything is dropped."""
     try:
-        from .launch import mark_stale_killed
-    except ImportError:
-        raise GitmlError(
-            "gitml gc --stale needs the run launcher (gitml.launch), which this installation lacks"
+        _git(
+            store, git, ["-c", f"gitml.prune={date}", "config", "--type=expiry-date", "gitml.prune"]
+        )
+    except StoreError:
+        raise InvalidValue(
+            f"--prune {date!r} is not a date git understands; use e.g. now, 1.hour.ago, 2.weeks.ago"
         ) from None
-    result = mark_stale_killed(store)
-    if isinstance(result, int):  # a count rather than the runs
-        return [f"{result} run(s)"] if result else []
-    return [str(r) for r in (result or [])]
 
 
 def _git(store: Store, git: str, args: list[str]) -> str:

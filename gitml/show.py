@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from . import runs, yamlio
-from .record import INFO_ORDER, parse_iso
 from .errors import StoreError
+from .record import INFO_ORDER, parse_iso
 from .store import MODE_TREE, Store, parse_lfs_pointer, read_file_content
 
 SCHEMA = "gitml.show/1"
@@ -50,7 +50,9 @@ def describe(store: Store, run: str, log_lines: int | None = 20) -> dict[str, An
                 continue
             manifest = store.blob_at(sha, "MLmodel")
             flavors = sorted((yamlio.loads(manifest) or {}).get("flavors", {})) if manifest else []
-            info["models"].append({"name": name, "flavors": flavors, "uri": f"runs:/{rec.run_id}/{name}"})
+            info["models"].append(
+                {"name": name, "flavors": flavors, "uri": f"runs:/{rec.run_id}/{name}"}
+            )
     found = store.lookup(tree, "output.log")
     info["log"] = None
     if found is not None and found[0] != MODE_TREE:
@@ -75,7 +77,9 @@ def files_with_sizes(store: Store, tree: str, top: str) -> list[dict[str, Any]]:
     for path, _mode, sha in store.walk_tree(found[1]):
         data = store.read_blob(sha)
         pointer = parse_lfs_pointer(data)
-        out.append({"path": path, "size": pointer[1] if pointer else len(data), "lfs": bool(pointer)})
+        out.append(
+            {"path": path, "size": pointer[1] if pointer else len(data), "lfs": bool(pointer)}
+        )
     return out
 
 

@@ -11,13 +11,12 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from conftest import GitRepo, git
 
 from gitml import Client
 from gitml import diff as diff_lib
 from gitml.cli import cli
 from gitml.store import Store
-
-from conftest import GitRepo, git
 
 BASE_FILES = {
     "train.py": "import sys\n\nlr = 0.1\nepochs = 3\nprint(lr)\n",
@@ -27,8 +26,13 @@ BASE_FILES = {
 }
 
 
-def make_run(client: Client, name: str, params: dict[str, Any] | None = None,
-             metrics: dict[str, float] | None = None, tags: dict[str, str] | None = None) -> str:
+def make_run(
+    client: Client,
+    name: str,
+    params: dict[str, Any] | None = None,
+    metrics: dict[str, float] | None = None,
+    tags: dict[str, str] | None = None,
+) -> str:
     """A FINISHED run of the workspace as it is now."""
     run = client.create_run(run_name=name, params=params, tags=tags)
     for key, value in (metrics or {}).items():
@@ -42,8 +46,13 @@ def two_runs(repo: GitRepo) -> tuple[Client, str, str]:
     """Run ``a`` on the committed files; run ``b`` after a change, add, removal and renames."""
     repo.commit_files(BASE_FILES, message="code")
     client = Client()
-    a = make_run(client, "alpha", params={"lr": 0.1, "opt": {"name": "adam", "beta": 0.9}, "seed": 1},
-                 metrics={"acc": 0.5, "loss": 2.0, "zero": 0.0, "gone": 1.0}, tags={"stage": "dev", "x": "1"})
+    a = make_run(
+        client,
+        "alpha",
+        params={"lr": 0.1, "opt": {"name": "adam", "beta": 0.9}, "seed": 1},
+        metrics={"acc": 0.5, "loss": 2.0, "zero": 0.0, "gone": 1.0},
+        tags={"stage": "dev", "x": "1"},
+    )
     (repo / "train.py").write_text("import sys\n\nlr = 0.2\nepochs = 3\nprint(lr)\nprint('done')\n")
     (repo / "new.py").write_text("NEW = True\n")
     os.remove(repo / "old.py")
@@ -51,8 +60,13 @@ def two_runs(repo: GitRepo) -> tuple[Client, str, str]:
     text = (repo / "edited_move.py").read_text().replace("row 5\n", "row five\n")
     os.remove(repo / "edited_move.py")
     (repo / "renamed_edit.py").write_text(text)
-    b = make_run(client, "beta", params={"lr": 0.2, "opt": {"name": "adam", "beta": 0.95}, "batch": 32},
-                 metrics={"acc": 0.75, "loss": 1.0, "zero": 1.0, "new": 3.0}, tags={"stage": "prod", "x": "1"})
+    b = make_run(
+        client,
+        "beta",
+        params={"lr": 0.2, "opt": {"name": "adam", "beta": 0.95}, "batch": 32},
+        metrics={"acc": 0.75, "loss": 1.0, "zero": 1.0, "new": 3.0},
+        tags={"stage": "prod", "x": "1"},
+    )
     return client, a, b
 
 
@@ -67,7 +81,9 @@ def code_tree(client: Client, run: str) -> str:
 def checkout(repo: GitRepo, tree: str, work: Path) -> Path:
     """A new repository at ``work`` (borrowing ``repo``'s objects) with ``tree`` checked out."""
     git("init", "-q", str(work))
-    (work / ".git" / "objects" / "info" / "alternates").write_text(str(repo / ".git" / "objects") + "\n")
+    (work / ".git" / "objects" / "info" / "alternates").write_text(
+        str(repo / ".git" / "objects") + "\n"
+    )
     git("read-tree", tree, cwd=work)
     git("checkout-index", "-a", "-u", cwd=work)
     return work
@@ -132,7 +148,9 @@ def test_code_changes_match_git(two_runs: tuple[Client, str, str], repo: GitRepo
     assert d["code"]["patch"] is None
 
 
-def test_patch_applies_with_git(two_runs: tuple[Client, str, str], repo: GitRepo, tmp_path: Path) -> None:
+def test_patch_applies_with_git(
+    two_runs: tuple[Client, str, str], repo: GitRepo, tmp_path: Path
+) -> None:
     """`git apply` of the --code patch onto snapshot a gives exactly snapshot b."""
     client, a, b = two_runs
     patch = diff_lib.diff(client.store, a, b, code=True)["code"]["patch"]
@@ -270,7 +288,11 @@ def test_same_value() -> None:
     assert same(1, 1.0) and same(float("nan"), float("nan"))
     assert not same(True, 1) and not same("1", 1) and not same(None, 0)
     assert same([1, {"a": 2}], [1.0, {"a": 2}]) and not same([1], [1, 2])
-    assert diff_lib.flatten({"a": {"b": {"c": 1}}, "d": {}, "e": [1]}) == {"a.b.c": 1, "d": {}, "e": [1]}
+    assert diff_lib.flatten({"a": {"b": {"c": 1}}, "d": {}, "e": [1]}) == {
+        "a.b.c": 1,
+        "d": {},
+        "e": [1],
+    }
 
 
 # --------------------------------------------------------------------------- CLI
@@ -343,3 +365,20 @@ def test_cli_subprocess(two_runs: tuple[Client, str, str], repo: GitRepo) -> Non
     bad = subprocess.run([exe, "diff", "zzzz"], cwd=repo, capture_output=True, text=True)
     assert bad.returncode == 1 and bad.stderr.startswith("Error: no run matches 'zzzz'")
     assert "Traceback" not in bad.stderr
+
+
+def test_bare_repository(two_runs: tuple[Client, str, str], repo: GitRepo, tmp_path: Path,
+                         monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """In a bare clone, two runs compare; the workspace form is a clear error."""
+    bare = tmp_path / "bare.git"
+    git("init", "-q", "--bare", str(bare))
+    git("push", "-q", str(bare), "refs/gitml/*:refs/gitml/*", "main", cwd=repo)
+    monkeypatch.chdir(bare)
+    result = CliRunner().invoke(cli, ["diff", "alpha", "beta", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["code"]["changed"] == 5
+    result = CliRunner().invoke(cli, ["diff", "alpha"])
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: a bare repository has no workspace; give two runs: gitml diff RUN_A RUN_B\n"
+    )

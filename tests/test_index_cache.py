@@ -179,7 +179,10 @@ def test_cache_corrupted_entries(client: Client, repo: GitRepo) -> None:
     assert assert_correct(repo) == expected
     # an entry filed under the wrong commit (e.g. copied by hand) is not trusted either
     data = json.loads(cache_file(repo).read_text())
-    data["runs"][commits[a]], data["runs"][commits[b]] = data["runs"][commits[b]], data["runs"][commits[a]]
+    data["runs"][commits[a]], data["runs"][commits[b]] = (
+        data["runs"][commits[b]],
+        data["runs"][commits[a]],
+    )
     cache_file(repo).write_text(json.dumps(data))
     assert assert_correct(repo) == expected
 

@@ -1,12 +1,12 @@
-"""Tests of ``gitml metrics``, ``tag``, ``rename``, ``rm`` and ``gc`` (gitml.manage, gitml.cli.manage)."""
+"""Tests of `gitml metrics`, `tag`, `rename`, `rm` and `gc` (gitml.manage, gitml.cli.manage)."""
 
 from __future__ import annotations
 
 import csv
-import re
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,8 +17,8 @@ from click.testing import CliRunner
 from conftest import GitRepo, git
 
 from gitml import Client, index, manage, runs
-from gitml.entities import Metric
 from gitml.cli import cli
+from gitml.entities import Metric
 from gitml.store import Store
 
 
@@ -64,7 +64,10 @@ def test_metrics_history_formats(client: Client) -> None:
 def test_metrics_summaries_and_errors(client: Client) -> None:
     code, out = invoke("metrics", "alpha")
     assert code == 0 and out.splitlines()[2].split() == ["loss", "0.25", "3", "0.25", "1", "4"]
-    assert json.loads(invoke("metrics", "alpha", "--format", "json")[1])["metrics"]["loss"]["count"] == 4
+    assert (
+        json.loads(invoke("metrics", "alpha", "--format", "json")[1])["metrics"]["loss"]["count"]
+        == 4
+    )
     code, out = invoke("metrics", "alpha", "acc")
     assert code == 1 and out == "Error: run alpha has no metric 'acc'; its metrics: loss\n"
     code, out = invoke("metrics", "nosuch", "loss")
@@ -114,8 +117,14 @@ def test_rm_hides_and_undo_restores(client: Client) -> None:
     assert code == 0
     assert f"deleted beta ({beta[:8]}); `gitml rm --undo {beta[:8]}` restores it" in out
     assert [s["name"] for s in runs.list_summaries(store)] == ["alpha"]
-    assert {s["name"] for s in runs.list_summaries(store, include_deleted=True)} == {"alpha", "beta", "gamma"}
-    assert list(client.search_runs(output="list")) and [r.info.run_name for r in client.search_runs(output="list")] == ["alpha"]
+    assert {s["name"] for s in runs.list_summaries(store, include_deleted=True)} == {
+        "alpha",
+        "beta",
+        "gamma",
+    }
+    assert list(client.search_runs(output="list")) and [
+        r.info.run_name for r in client.search_runs(output="list")
+    ] == ["alpha"]
     assert client.get_run(beta).info.lifecycle_stage == "deleted"
     code, out = invoke("rm", "beta")
     assert f"beta ({beta[:8]}) was already deleted" in out
@@ -133,7 +142,9 @@ def test_rm_unknown_run_deletes_nothing(client: Client) -> None:
 
 
 # --------------------------------------------------------------------------- gc
-def test_gc_drops_deleted_runs_prunes_and_packs(client: Client, repo: GitRepo, tmp_path: Path) -> None:
+def test_gc_drops_deleted_runs_prunes_and_packs(
+    client: Client, repo: GitRepo, tmp_path: Path
+) -> None:
     unique = tmp_path / "unique.bin"
     unique.write_bytes(os.urandom(4096))
     beta = client.resolve_run("beta")
@@ -261,3 +272,12 @@ def test_docs_compare_session_runs(tmp_path: Path) -> None:
                     assert line in lines, f"{command}: {line!r} not in\n{out.stdout}"
             commands += 1
     assert commands >= 15
+
+
+def test_gc_bad_prune_date_drops_nothing(client: Client, repo: GitRepo) -> None:
+    invoke("rm", "beta")
+    code, out = invoke("gc", "--prune", "notadate")
+    assert code == 1
+    assert out == ("Error: --prune 'notadate' is not a date git understands; "
+                   "use e.g. now, 1.hour.ago, 2.weeks.ago\n")  # fmt: skip
+    assert len(repo.run_refs()) == 3

@@ -129,7 +129,9 @@ def test_nan_metric_in_json(repo: GitRepo) -> None:
 def test_errors(repo: GitRepo) -> None:
     result = CliRunner().invoke(cli, ["show", "nosuch"])
     assert result.exit_code == 1
-    assert result.output == "Error: no run matches 'nosuch'; run `gitml ls` to see run ids and names\n"
+    assert (
+        result.output == "Error: no run matches 'nosuch'; run `gitml ls` to see run ids and names\n"
+    )
     assert CliRunner().invoke(cli, ["show", "x", "--format", "csv"]).exit_code == 2
     assert CliRunner().invoke(cli, ["show"]).exit_code == 2
 

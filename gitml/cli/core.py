@@ -28,7 +28,9 @@ def init(path: str | None) -> None:
 @click.command()
 @click.argument("run")
 @format_option("table", "json", "yaml", "md")
-@click.option("--log", "full_log", is_flag=True, help="Print all of output.log, not its last lines.")
+@click.option(
+    "--log", "full_log", is_flag=True, help="Print all of output.log, not its last lines."
+)
 @click.option("--lines", "log_lines", type=click.IntRange(0), default=20, show_default=True,
               help="How many last lines of output.log to print.")  # fmt: skip
 def show(run: str, format: str, full_log: bool, log_lines: int) -> None:
@@ -83,10 +85,14 @@ def _facts(info: dict[str, Any]) -> list[tuple[str, str]]:
     if info.get("lifecycle") == "deleted":
         facts.append(("lifecycle", "deleted (`gitml rm --undo` restores it; `gitml gc` drops it)"))
     facts.append(("started", str(info.get("start_time"))))
-    facts.append(("ended", f"{info.get('end_time') or '-'}   duration {info.get('duration') or '-'}"))
+    facts.append(
+        ("ended", f"{info.get('end_time') or '-'}   duration {info.get('duration') or '-'}")
+    )
     facts.append(("user", f"{info.get('user')}@{info.get('host')}  pid {info.get('pid')}"))
     if info.get("command"):
-        facts.append(("command", f"{' '.join(map(str, info['command']))}  (exit {info.get('exit_code')})"))
+        facts.append(
+            ("command", f"{' '.join(map(str, info['command']))}  (exit {info.get('exit_code')})")
+        )
     if info.get("parent_run"):
         facts.append(("parent run", str(info["parent_run"])))
     if info.get("description"):

@@ -18,7 +18,9 @@ CHANGE_MARK = {"added": "A", "removed": "D", "modified": "M", "changed": "M", "r
 @click.option("--only-changed/--all-keys", default=True, show_default=True,
               help="Hide params, metrics, tags, artifacts and models that are equal.")  # fmt: skip
 @click.option("--stat", "stat", is_flag=True, help="Summarize code changes per file (the default).")
-@click.option("--code", "code", is_flag=True, help="Also print the unified diff of the code snapshots.")
+@click.option(
+    "--code", "code", is_flag=True, help="Also print the unified diff of the code snapshots."
+)
 @click.option("-U", "--unified", "context", type=click.IntRange(0), default=3, show_default=True,
               help="Lines of context in the unified diff.")  # fmt: skip
 @click.option("--params-file", type=click.Path(dir_okay=False), default=None,
@@ -69,32 +71,75 @@ def _sections(result: dict[str, Any]) -> list[tuple[str, list[str], list[list[st
     la, lb = result["a"]["label"], result["b"]["label"]
     out = []
     if result.get("params") is not None:
-        out.append(("params", ["key", la, lb, "change"],
-                    [[r["key"], cell(r["a"]), cell(r["b"]), r["change"]] for r in result["params"]]))
+        out.append(
+            (
+                "params",
+                ["key", la, lb, "change"],
+                [[r["key"], cell(r["a"]), cell(r["b"]), r["change"]] for r in result["params"]],
+            )
+        )
     if result.get("metrics") is not None:
-        out.append(("metrics", ["key", la, lb, "delta", "rel", "change"],
-                    [[r["key"], cell(r["a"]), cell(r["b"]), _signed(r["delta"]),
-                      _signed(r["rel_delta"], True), r["change"]] for r in result["metrics"]]))
+        out.append(
+            (
+                "metrics",
+                ["key", la, lb, "delta", "rel", "change"],
+                [
+                    [
+                        r["key"],
+                        cell(r["a"]),
+                        cell(r["b"]),
+                        _signed(r["delta"]),
+                        _signed(r["rel_delta"], True),
+                        r["change"],
+                    ]
+                    for r in result["metrics"]
+                ],
+            )
+        )
     if result.get("tags") is not None:
-        out.append(("tags", ["key", la, lb, "change"],
-                    [[r["key"], cell(r["a"]), cell(r["b"]), r["change"]] for r in result["tags"]]))
+        out.append(
+            (
+                "tags",
+                ["key", la, lb, "change"],
+                [[r["key"], cell(r["a"]), cell(r["b"]), r["change"]] for r in result["tags"]],
+            )
+        )
     if result.get("artifacts") is not None:
-        out.append(("artifacts", ["path", f"{la} bytes", f"{lb} bytes", "change"],
-                    [[r["path"], cell(r["a_size"]), cell(r["b_size"]), r["change"]]
-                     for r in result["artifacts"]]))
+        out.append(
+            (
+                "artifacts",
+                ["path", f"{la} bytes", f"{lb} bytes", "change"],
+                [
+                    [r["path"], cell(r["a_size"]), cell(r["b_size"]), r["change"]]
+                    for r in result["artifacts"]
+                ],
+            )
+        )
     if result.get("models") is not None:
-        out.append(("models", ["name", f"{la} flavors", f"{lb} flavors", "change"],
-                    [[r["name"], ", ".join(r["a_flavors"]) if r["a_flavors"] is not None else "-",
-                      ", ".join(r["b_flavors"]) if r["b_flavors"] is not None else "-",
-                      r["change"] + (f" ({len(r['files'])} files)" if r["files"] else "")]
-                     for r in result["models"]]))
+        out.append(
+            (
+                "models",
+                ["name", f"{la} flavors", f"{lb} flavors", "change"],
+                [
+                    [
+                        r["name"],
+                        ", ".join(r["a_flavors"]) if r["a_flavors"] is not None else "-",
+                        ", ".join(r["b_flavors"]) if r["b_flavors"] is not None else "-",
+                        r["change"] + (f" ({len(r['files'])} files)" if r["files"] else ""),
+                    ]
+                    for r in result["models"]
+                ],
+            )
+        )
     return out  # fmt: skip
 
 
 def _summary(code: dict[str, Any]) -> str:
     n, ins, dels = code["changed"], code["insertions"], code["deletions"]
-    return (f"{n} file{'s' if n != 1 else ''} changed, {ins} insertion{'s' if ins != 1 else ''}(+), "
-            f"{dels} deletion{'s' if dels != 1 else ''}(-)")  # fmt: skip
+    return (
+        f"{n} file{'s' if n != 1 else ''} changed, {ins} insertion{'s' if ins != 1 else ''}(+), "
+        f"{dels} deletion{'s' if dels != 1 else ''}(-)"
+    )
 
 
 def _stat_rows(code: dict[str, Any]) -> list[list[str]]:
@@ -104,8 +149,9 @@ def _stat_rows(code: dict[str, Any]) -> list[list[str]]:
         if f["binary"]:
             counts = "binary"
         else:
-            counts = " ".join(p for p in (f"+{f['added']}" if f["added"] else "",
-                                          f"-{f['removed']}" if f["removed"] else "") if p)  # fmt: skip
+            plus = f"+{f['added']}" if f["added"] else ""
+            minus = f"-{f['removed']}" if f["removed"] else ""
+            counts = " ".join(p for p in (plus, minus) if p)
         rows.append([CHANGE_MARK.get(f["change"], "?"), path, counts or "0"])
     return rows
 

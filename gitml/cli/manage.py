@@ -1,4 +1,4 @@
-"""``gitml metrics``, ``tag``, ``rename``, ``rm`` and ``gc``: reading histories and managing runs."""
+"""``gitml metrics``, ``tag``, ``rename``, ``rm`` and ``gc``: metric histories, run management."""
 
 from __future__ import annotations
 
@@ -30,8 +30,8 @@ def metrics(run: str, key: str | None, format: str) -> None:
                                 "metrics": rec.metrics}))  # fmt: skip
             return
         conv = exact_cell if format == "csv" else cell
-        rows = [[k, conv(m.get("last")), conv(m.get("step")), conv(m.get("min")),
-                 conv(m.get("max")), conv(m.get("count"))] for k, m in sorted(rec.metrics.items())]  # fmt: skip
+        fields = ("last", "step", "min", "max", "count")
+        rows = [[k, *(conv(m.get(f)) for f in fields)] for k, m in sorted(rec.metrics.items())]
         if not rows and format == "table":
             click.echo(f"run {rec.info.get('name')} has no metrics")
             return
@@ -73,8 +73,13 @@ def tag(run: str, pairs: tuple[str, ...], delete: tuple[str, ...]) -> None:
         for k, v in sorted(rec.tags.items()):
             click.echo(f"{k}={v}")
         return
-    parts = [f"set {', '.join(sorted(new))}" if new else "", f"deleted {', '.join(delete)}" if delete else ""]
-    click.echo(f"run {rec.info.get('name')} ({rec.run_id[:8]}): " + "; ".join(p for p in parts if p))
+    parts = [
+        f"set {', '.join(sorted(new))}" if new else "",
+        f"deleted {', '.join(delete)}" if delete else "",
+    ]
+    click.echo(
+        f"run {rec.info.get('name')} ({rec.run_id[:8]}): " + "; ".join(p for p in parts if p)
+    )
 
 
 @click.command()
@@ -91,7 +96,9 @@ def rename(run: str, new_name: str) -> None:
 @click.command()
 @click.argument("run_args", nargs=-1, required=True, metavar="RUN...")
 @click.option("--undo", is_flag=True, help="Restore deleted runs instead.")
-def rm(run_args: tuple[str, ...], undo: bool) -> None:
+@click.option("--remote", metavar="REMOTE",
+              help="Delete the runs on this git remote (its refs); local runs stay.")  # fmt: skip
+def rm(run_args: tuple[str, ...], undo: bool, remote: str | None = None) -> None:
     """Delete runs softly: hidden from `gitml ls`, restorable with --undo until `gitml gc`.
 
     The deletion is an ordinary write of the run (lifecycle: deleted), so it travels with
@@ -99,6 +106,14 @@ def rm(run_args: tuple[str, ...], undo: bool) -> None:
     """
     from .. import manage
 
+    if remote is not None:
+        if undo:
+            raise click.UsageError("--undo cannot be combined with --remote")
+        from ..remote import delete_remote_runs
+
+        for run_id in delete_remote_runs(_store(), remote, list(run_args)):
+            click.echo(f"deleted run {run_id[:8]} on {remote}")
+        return
     done = manage.remove(_store(), list(run_args), undo=undo)
     for item in done:
         label = f"{item['name']} ({item['run_id'][:8]})"
@@ -111,10 +126,20 @@ def rm(run_args: tuple[str, ...], undo: bool) -> None:
 
 
 @click.command()
-@click.option("--stale", is_flag=True, help="First mark RUNNING runs whose process is gone as KILLED.")
-@click.option("--prune", "prune", default="1.hour.ago", show_default=True, metavar="DATE",
-              help="Delete unreachable objects older than DATE (a git date; `now` for all).")  # fmt: skip
-@click.option("--dry-run", "-n", is_flag=True, help="Only list the deleted runs that would be dropped.")
+@click.option(
+    "--stale", is_flag=True, help="First mark RUNNING runs whose process is gone as KILLED."
+)
+@click.option(
+    "--prune",
+    "prune",
+    default="1.hour.ago",
+    show_default=True,
+    metavar="DATE",
+    help="Delete unreachable objects older than DATE (a git date; `now` for all).",
+)
+@click.option(
+    "--dry-run", "-n", is_flag=True, help="Only list the deleted runs that would be dropped."
+)
 def gc(stale: bool, prune: str, dry_run: bool) -> None:
     """Drop deleted runs for good, prune unreachable objects, pack refs and objects.
 
