@@ -60,6 +60,8 @@ STALE_MARK = "?"
 @format_option()
 @click.option("-a", "--all", "all_", is_flag=True, help="Include deleted runs.")
 @click.option("--wide", is_flag=True, help="Do not cut the table to the terminal's width.")
+@click.option("--remote", metavar="REMOTE",
+              help="List the runs of this git remote (none of them become local runs).")  # fmt: skip
 def ls(
     runs: tuple[str, ...],
     experiment: tuple[str, ...],
@@ -71,6 +73,7 @@ def ls(
     format: str,
     all_: bool,
     wide: bool,
+    remote: str | None = None,
 ) -> None:
     """List runs, newest first, as a table, CSV, JSON or Markdown.
 
@@ -82,14 +85,24 @@ def ls(
 
     from ..query import data_fields, list_runs  # noqa: PLC0415 - keeps `gitml --help` fast
 
-    summaries = list_runs(
-        runs=runs,
-        experiment=list(experiment) or None,
-        filter=filter_,
-        order_by=list(sort) or None,
-        max_results=limit,
-        include_deleted=all_,
-    )
+    if remote is not None:
+        from ..remote import list_remote_runs  # noqa: PLC0415
+        from ..store import Store  # noqa: PLC0415
+
+        summaries = [
+            s for s in list_remote_runs(Store.discover(), remote)
+            if (all_ or s.get("lifecycle") != "deleted")
+            and (not experiment or s.get("experiment") in experiment)
+        ][:limit]  # fmt: skip
+    else:
+        summaries = list_runs(
+            runs=runs,
+            experiment=list(experiment) or None,
+            filter=filter_,
+            order_by=list(sort) or None,
+            max_results=limit,
+            include_deleted=all_,
+        )
     patterns = [p.strip() for item in columns for p in item.split(",") if p.strip()]
     fields = data_fields(summaries, patterns or None, only_changed)
     format = format.lower()
