@@ -457,3 +457,18 @@ def test_cli_subprocess_push_pull(tmp_path: Path) -> None:
     assert out.returncode == 0 and rid[:8] in out.stdout, out.stderr
     out = subprocess.run(["gitml", "push", "nowhere"], cwd=b.path, capture_output=True, text=True)
     assert out.returncode == 1 and out.stderr.startswith("Error: ") and "Traceback" not in out.stderr
+
+
+def test_cli_ls_and_rm_remote(tmp_path: Path) -> None:
+    bare = bare_repo(tmp_path / "remote.git")
+    a, b = clone(tmp_path, "a", str(bare)), clone(tmp_path, "b", str(bare))
+    r1, r2 = new_run(a), new_run(a)
+    remote.push(store_of(a))
+    code, out = invoke(b, "ls", "--remote", "origin")
+    assert code == 0 and r1[:8] in out and r2[:8] in out, out
+    assert run_refs(b.path) == {}
+    code, out = invoke(b, "rm", "--remote", "origin", r1[:8])
+    assert code == 0 and f"deleted run {r1[:8]} on origin" in out, out
+    assert set(remote_refs(bare)) == {r2}
+    code, out = invoke(b, "ls", "--remote", "nowhere")
+    assert code == 1 and "remote 'nowhere' is not configured; this repository has: origin" in out
