@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import fnmatch
 import math
+import re
+import shlex
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -923,3 +926,46 @@ def test_any_order_by_parses_or_raises_filter_error(text: str) -> None:
         assert str(error).startswith("invalid order_by at column ")
         return
     assert len(sort_summaries(RUNS, ordering)) == len(RUNS)
+
+
+# --------------------------------------------------------------------------- docs
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "query.md"
+
+
+def test_documented_error_messages_are_the_real_ones() -> None:
+    lines = DOCS.read_text().splitlines()
+    checked = 0
+    for command, output in zip(lines, lines[1:], strict=False):
+        if command.startswith("$ gitml ls --filter ") and output.startswith("Error: "):
+            text = shlex.split(command)[-1]
+            with pytest.raises(FilterError) as info:
+                parse_filter(text)
+            assert f"Error: {info.value}" == output
+            checked += 1
+    assert checked >= 3
+
+
+def test_documented_filters_parse() -> None:
+    snippets = re.findall(r"`([^`\n]+)`", DOCS.read_text())
+    starts = ("metrics.", "params.", "tags.", "status", "start_time", "duration", "dirty", "run_id",
+              "attr.")  # fmt: skip
+    filters = [
+        s
+        for s in snippets
+        if s.startswith(starts) and re.search(r"[=<>]| LIKE | IS ", s) and "<key>" not in s
+    ]
+    filters = [
+        f.replace("a OR b AND c", "status = 'A' OR status = 'B' AND status = 'C'") for f in filters
+    ]
+    assert len(filters) >= 15
+    for text in filters:
+        parse_filter(text)
+
+
+def test_documented_python_example_runs(three_runs: dict[str, str]) -> None:
+    code = re.search(r"```python\n(import gitml\n.*?)```", DOCS.read_text(), re.S)
+    assert code is not None
+    namespace: dict[str, Any] = {}
+    exec(code.group(1), namespace)
+    assert namespace["df"]["run_name"].tolist() == ["a"]
