@@ -361,3 +361,30 @@ def test_duration_text() -> None:
 def test_field_headers_prefix_only_ambiguous_keys() -> None:
     fields = [Field("params", "lr"), Field("params", "acc"), Field("metrics", "acc")]
     assert field_headers(fields) == ["lr", "params.acc", "metrics.acc"]
+
+
+def test_listing_is_the_same_without_or_with_a_broken_cache(
+    runs: dict[str, str], repo: Path
+) -> None:
+    expected = json.loads(ls("--format", "json").output)
+    cache = repo / ".git" / "gitml" / "index.json"
+    assert cache.exists()
+    cache.unlink()
+    assert json.loads(ls("--format", "json").output) == expected
+    cache.write_text('{"format": 1, "runs": {"not": "json')
+    assert json.loads(ls("--format", "json").output) == expected
+    cache.write_text("[]")
+    assert json.loads(ls("--format", "json").output) == expected
+
+
+def test_listing_sees_runs_added_and_changed_since_the_cache(
+    runs: dict[str, str], repo: Path
+) -> None:
+    from gitml import runs as run_module
+    from gitml import store
+
+    assert len(json.loads(ls("--format", "json").output)["runs"]) == 3
+    start("delta", metrics={"acc": 0.99})
+    run_module.rename(store.Store.discover(str(repo)), runs["a"], "alpha-2")
+    listed = json.loads(ls("--format", "json", "--sort", "-metrics.acc").output)["runs"]
+    assert [r["name"] for r in listed] == ["delta", "gamma", "alpha-2", "beta"]
