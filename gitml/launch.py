@@ -68,10 +68,12 @@ class LaunchResult:
     signal: int | None = None  # the signal gitml received and forwarded, if any
     duration: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    name_is_unique: bool = True
 
     @property
     def show_hint(self) -> str:
-        return f"gitml show {shlex.quote(self.name)}"
+        """The command that shows the run (by name, or by id when the name repeats)."""
+        return f"gitml show {shlex.quote(self.name) if self.name_is_unique else self.run_id[:8]}"
 
 
 # ---------------------------------------------------------------------- the output log
@@ -345,8 +347,14 @@ class _Wrapper:
             ) from None
         if self.signals:
             self._forward(self.signals[-1])
-        self._pump(fd)
-        rc = self.child.wait()
+        try:
+            self._pump(fd)
+            rc = self.child.wait()
+        except BaseException:  # gitml itself failed: stop the command, record what we have
+            self._forward(signal.SIGTERM)
+            rc = self.child.wait()
+            self._finish(started, rc, "FAILED", rc if rc >= 0 else 128 - rc)
+            raise
         if self.signals:
             status, code = "KILLED", rc if rc >= 0 else 128 - rc
         elif rc < 0:
@@ -494,17 +502,23 @@ class _Wrapper:
             signal=self.signals[0] if self.signals else None,
             duration=duration,
             warnings=self.warnings,
+            name_is_unique=self.spec.name is None or self._name_is_unique(),
         )
+
+    def _name_is_unique(self) -> bool:
+        from . import index
+
+        return sum(1 for s in index.summaries(self.store) if s.get("name") == self.name) <= 1
 
     def _warn(self, text: str) -> None:
         self.warnings.append(text)
         self.message(f"gitml: warning: {text}")
 
     def _collect_metrics(self) -> None:
-        files = list(self.prepared.metrics_files)
+        files = [os.path.abspath(f) for f in self.prepared.metrics_files]
         for path, before in self.prepared.default_metrics.items():
             after = _stat_key(path)
-            if after is not None and after != before and path not in files:
+            if after is not None and after != before and os.path.abspath(path) not in files:
                 files.append(path)
         for path in files:
             if not os.path.exists(path):

@@ -592,3 +592,10 @@ def test_snapshot_of_a_conflicted_index_takes_the_files_on_disk(repo: Any, tmp_p
     snap = Store.discover().snapshot()
     assert snap.dirty and snap.tree == git_add_all_tree(repo, tmp_path)
     assert b"<<<<<<<" in Store.discover().blob_at(snap.tree, "c.txt")  # type: ignore[operator]
+
+
+def test_repeated_name_points_to_the_run_by_id(repo: Any) -> None:
+    assert "see `gitml show twin`" in invoke("run", "-n", "twin", "--", "true").output
+    second = invoke("run", "-n", "twin", "--", "true").output
+    ids = [rid for rid in repo.run_refs() if f"gitml show {rid[:8]}" in second]
+    assert len(ids) == 1
