@@ -388,3 +388,14 @@ def test_listing_sees_runs_added_and_changed_since_the_cache(
     run_module.rename(store.Store.discover(str(repo)), runs["a"], "alpha-2")
     listed = json.loads(ls("--format", "json", "--sort", "-metrics.acc").output)["runs"]
     assert [r["name"] for r in listed] == ["delta", "gamma", "alpha-2", "beta"]
+
+
+def test_numbers_are_never_cut() -> None:
+    from gitml.cli.ls import BASE_MIN_WIDTHS, min_widths
+
+    headers = ["x"] * len(BASE_MIN_WIDTHS) + ["lr", "optim", "huge"]
+    row = ["x"] * len(BASE_MIN_WIDTHS) + ["0.0974132", "adam-with-warmup", "1.23457e+20"]
+    other = ["x"] * len(BASE_MIN_WIDTHS) + ["-", "sgd", "nan"]
+    assert min_widths(headers, [row, other])[-3:] == [9, 7, 11]
+    table = to_table(headers, [row, other], width=60, min_widths=min_widths(headers, [row, other]))
+    assert "0.0974132" in table and "…" in table

@@ -15,6 +15,7 @@ JSON_SCHEMA = "gitml.ls/1"
 TABLE_BASE = ["id", "name", "experiment", "status", "start", "duration", "baseline"]
 BASE_MIN_WIDTHS = [8, 10, 5, 8, 11, 8, 8]  # how narrow each base column may be cut
 FIELD_MIN_WIDTH = 7
+MAX_NUMBER_WIDTH = 12
 CSV_BASE = [
     "run_id", "name", "experiment", "status", "stale", "lifecycle", "start_time", "end_time",
     "duration", "user", "baseline", "branch", "dirty",
@@ -120,8 +121,7 @@ def _echo_table(summaries: list[dict[str, Any]], fields: list[Any], fmt: str, wi
         return
     headers, rows, stale = table_rows(summaries, fields, full_times=wide or fmt == "md")
     width = None if wide or fmt == "md" else terminal_width()
-    min_widths = BASE_MIN_WIDTHS + [FIELD_MIN_WIDTH] * (len(headers) - len(BASE_MIN_WIDTHS))
-    click.echo(render(fmt, headers, rows, width, min_widths))
+    click.echo(render(fmt, headers, rows, width, min_widths(headers, rows)))
     if stale and fmt == "table":
         click.echo(
             f"{STALE_MARK} RUNNING, but its process is gone (it crashed or was killed).", err=True
@@ -129,6 +129,28 @@ def _echo_table(summaries: list[dict[str, Any]], fields: list[Any], fmt: str, wi
 
 
 # --------------------------------------------------------------------------- rows
+
+
+def min_widths(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[int]:
+    """How narrow each column may be cut: numbers are never cut (up to 12 characters)."""
+    widths = list(BASE_MIN_WIDTHS)
+    for i in range(len(BASE_MIN_WIDTHS), len(headers)):
+        cells = [row[i] for row in rows]
+        if all(_is_number(text) for text in cells):
+            widths.append(min(max(map(len, cells), default=1), MAX_NUMBER_WIDTH))
+        else:
+            widths.append(FIELD_MIN_WIDTH)
+    return widths
+
+
+def _is_number(text: str) -> bool:
+    if text in ("-", "nan", "inf", "-inf"):
+        return True
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def table_rows(
