@@ -599,3 +599,22 @@ def test_repeated_name_points_to_the_run_by_id(repo: Any) -> None:
     second = invoke("run", "-n", "twin", "--", "true").output
     ids = [rid for rid in repo.run_refs() if f"gitml show {rid[:8]}" in second]
     assert len(ids) == 1
+
+
+def test_output_is_checkpointed_while_running(repo: Any) -> None:
+    code = "import time\nprint('halfway', flush=True)\ntime.sleep(30)\n"
+    proc = start("run", "--", sys.executable, "-c", code, env={"GITML_CHECKPOINT_INTERVAL": "0.2"})
+    try:
+        wait_for_line(proc, b"halfway")
+        deadline = time.monotonic() + 10
+        while True:
+            rec = only_run(repo)
+            if tree_file(rec, "output.log") == b"halfway\n":
+                break
+            assert time.monotonic() < deadline, "output.log was not checkpointed"
+            time.sleep(0.1)
+        assert rec.info["status"] == "RUNNING"
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+    assert only_run(repo).info["status"] == "KILLED"
