@@ -63,3 +63,15 @@ def test_inference_is_fast():
     for _ in range(10):
         infer_requirements([data])
     assert (time.perf_counter() - start) / 10 < 0.05
+
+
+def test_private_top_level_module_maps_to_its_distribution():
+    import _pytest  # noqa: F401 - installed by pytest
+
+    assert distributions_for(["_pytest.python"]) == {"pytest": md.version("pytest")}
+
+
+def test_namespace_packages_are_resolved_per_submodule():
+    message = pytest.importorskip("google.protobuf.message")
+    found = distributions_for([message.__name__])
+    assert found == {"protobuf": md.version("protobuf")}

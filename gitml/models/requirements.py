@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata as md
+import importlib.util
+import os
+import pathlib
 import pickletools
 import sys
 from collections.abc import Iterable
@@ -68,7 +71,78 @@ def modules_in_pickle(data: bytes) -> set[str]:
 
 @functools.lru_cache(maxsize=1)
 def _top_level_map() -> dict[str, list[str]]:
-    return md.packages_distributions()
+    return md.packages_distributions()  # the slow, complete scan: a last resort
+
+
+def _dist_dirs(folder: str) -> list[str]:
+    try:
+        return sorted(e for e in os.listdir(folder) if e.endswith((".dist-info", ".egg-info")))
+    except OSError:
+        return []
+
+
+def _provides(meta_dir: str, top: str) -> bool:
+    """Whether the installed distribution described by ``meta_dir`` installs module ``top``."""
+    try:
+        with open(os.path.join(meta_dir, "top_level.txt"), encoding="utf-8") as f:
+            return top in f.read().split()
+    except OSError:
+        pass
+    for name in ("RECORD", "installed-files.txt", "SOURCES.txt"):
+        try:
+            with open(os.path.join(meta_dir, name), encoding="utf-8") as f:
+                text = f.read()
+        except OSError:
+            continue
+        prefixes = (f"{top}/", f"{top}.py,", f"{top}.")
+        return any(line.startswith(prefixes) for line in text.splitlines())
+    return False
+
+
+def _name_of(meta_dir: str) -> str | None:
+    try:
+        return md.PathDistribution(pathlib.Path(meta_dir)).metadata["Name"]
+    except Exception:  # a broken metadata folder is just not a match
+        return None
+
+
+@functools.lru_cache(maxsize=None)
+def _distributions_of(top: str) -> tuple[str, ...]:
+    """Distributions installing top-level module ``top``: look next to the module first.
+
+    Reading the few metadata files of the folder the module was imported from costs
+    milliseconds; ``packages_distributions`` (every file of every distribution) is used
+    only when that finds nothing (editable installs, unusual layouts).
+    """
+    module = sys.modules.get(top)
+    origin = getattr(module, "__file__", None) if module is not None else None
+    if module is not None and origin is None and hasattr(module, "__path__"):
+        return ()  # a namespace package (google, ...): decided per submodule by _distribution_of_file
+    if origin is None:
+        try:
+            spec = importlib.util.find_spec(top)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None:
+            return ()
+        origin = spec.origin if spec.has_location else None
+        if origin is None and spec.submodule_search_locations:
+            origin = os.path.join(list(spec.submodule_search_locations)[0], "__init__.py")
+    if origin:
+        folder = os.path.dirname(os.path.abspath(origin))
+        if os.path.basename(origin).startswith("__init__."):
+            folder = os.path.dirname(folder)  # a package: its metadata sits next to the package folder
+        dirs = _dist_dirs(folder)
+        wanted = top.lower().replace("_", "-")
+        # the usual case: the distribution is named like the module (numpy, pandas, cloudpickle)
+        ordered = sorted(dirs, key=lambda d: d.split("-", 1)[0].lower().replace("_", "-") != wanted)
+        for entry in ordered:
+            meta = os.path.join(folder, entry)
+            if _provides(meta, top):
+                name = _name_of(meta)
+                if name:
+                    return (name,)
+    return tuple(_top_level_map().get(top, ()))
 
 
 def distributions_for(modules: Iterable[str]) -> dict[str, str]:
@@ -77,18 +151,46 @@ def distributions_for(modules: Iterable[str]) -> dict[str, str]:
     Standard library modules and modules that no installed distribution provides (local
     code) are left out; ``gitml`` maps to this gitml's version even when run from a checkout.
     """
+    modules = set(modules)
     tops = {m.split(".", 1)[0] for m in modules} - _NOT_PACKAGES
     found: dict[str, str] = {}
     for top in sorted(tops):
         if top == "gitml":
             found["gitml"] = gitml_version
             continue
-        for dist in _top_level_map().get(top, []):
+        dists = _distributions_of(top)
+        if not dists and _is_namespace(top):
+            files = {getattr(sys.modules.get(m), "__file__", None) for m in modules if m.startswith(top + ".")}
+            dists = tuple(d for f in sorted(filter(None, files)) for d in [_distribution_of_file(f)] if d)
+        for dist in dists:
             try:
                 found[dist] = md.version(dist)
             except md.PackageNotFoundError:
                 continue
     return found
+
+
+def _is_namespace(top: str) -> bool:
+    module = sys.modules.get(top)
+    return module is not None and getattr(module, "__file__", None) is None and hasattr(module, "__path__")
+
+
+@functools.lru_cache(maxsize=None)
+def _distribution_of_file(path: str) -> str | None:
+    """The distribution whose RECORD lists ``path`` (a module file inside a sys.path folder)."""
+    path = os.path.abspath(path)
+    for entry in sorted((os.path.abspath(p) for p in sys.path if p), key=len, reverse=True):
+        if path.startswith(entry + os.sep):
+            rel = os.path.relpath(path, entry).replace(os.sep, "/")
+            for meta in _dist_dirs(entry):
+                try:
+                    with open(os.path.join(entry, meta, "RECORD"), encoding="utf-8") as f:
+                        if any(line.startswith(rel + ",") for line in f):
+                            return _name_of(os.path.join(entry, meta))
+                except OSError:
+                    continue
+            return None
+    return None
 
 
 def pinned(dists: dict[str, str]) -> list[str]:
