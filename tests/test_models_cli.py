@@ -111,3 +111,16 @@ def test_every_command_has_help_and_docs():
         assert r.exit_code == 0 and "Usage:" in r.output
         assert f"gitml models {name}" in docs, f"docs/models.md does not show `gitml models {name}`"
     assert sorted(models_cli.commands) == ["alias", "ls", "predict", "register", "serve", "show"]
+
+
+def test_docs_python_examples_run(repo):
+    import re
+
+    docs = (ROOT / "docs" / "models.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", docs, flags=re.S)
+    assert len(blocks) >= 2
+    for block in blocks:
+        out = subprocess.run([sys.executable, "-c", block], cwd=repo.path, capture_output=True, text=True,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)  # fmt: skip
+        assert out.returncode == 0, f"{block}\n{out.stderr}"
+    assert "['low']" in out.stdout
