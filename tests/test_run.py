@@ -618,3 +618,14 @@ def test_output_is_checkpointed_while_running(repo: Any) -> None:
         proc.terminate()
         proc.communicate(timeout=30)
     assert only_run(repo).info["status"] == "KILLED"
+
+
+def test_run_on_an_unborn_branch(empty_repo: Any) -> None:
+    (empty_repo / "train.py").write_text("print('hi')\n")
+    result = invoke("run", "--", sys.executable, "train.py")
+    assert result.exit_code == 0, result.output
+    rec = only_run(empty_repo)
+    assert rec.parents == [] and rec.info["source"]["commit"] is None
+    assert rec.info["source"]["dirty"] is True
+    assert tree_file(rec, "code/train.py") == b"print('hi')\n"
+    empty_repo.fsck()
