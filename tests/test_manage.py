@@ -126,6 +126,10 @@ def test_rm_hides_and_undo_restores(client: Client) -> None:
         r.info.run_name for r in client.search_runs(output="list")
     ] == ["alpha"]
     assert client.get_run(beta).info.lifecycle_stage == "deleted"
+    listed = json.loads(invoke("ls", "--format", "json")[1])["runs"]
+    assert [r["name"] for r in listed] == ["alpha"]
+    listed = json.loads(invoke("ls", "--all", "--format", "json")[1])["runs"]
+    assert {r["name"]: r["lifecycle"] for r in listed}["beta"] == "deleted"
     code, out = invoke("rm", "beta")
     assert f"beta ({beta[:8]}) was already deleted" in out
     code, out = invoke("rm", "--undo", beta[:6])

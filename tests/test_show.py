@@ -152,3 +152,21 @@ def test_format_duration() -> None:
     assert format_duration(1.25) == "1.2s"
     assert format_duration(125) == "2m05s"
     assert format_duration(7300) == "2h01m"
+
+
+def test_skipped_files_and_lfs_artifact(repo: GitRepo, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.setenv("GITML_SNAPSHOT_MAX_FILE", "100")
+    monkeypatch.setenv("GITML_LFS_THRESHOLD", "1000")
+    (repo / "big.csv").write_text("x" * 500)
+    client = Client()
+    run_id = client.create_run(run_name="lfs").info.run_id
+    art = tmp_path / "weights.bin"
+    art.write_bytes(b"w" * 5000)
+    client.log_artifact(run_id, str(art))
+    info = describe(Store.discover(), "lfs")
+    assert info["source"]["skipped"] == ["big.csv"]
+    assert info["artifacts"] == [{"path": "weights.bin", "size": 5000, "lfs": True}]
+    out = CliRunner().invoke(cli, ["show", "lfs"]).output
+    assert "  skipped     big.csv (too large for the code snapshot)" in out
+    assert "weights.bin  4.9 KiB (LFS)" in out
