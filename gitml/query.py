@@ -1106,6 +1106,7 @@ def list_runs(
     max_results: int | None = None,
     include_deleted: bool = False,
     repo: Any = None,
+    remote: str | None = None,
 ) -> list[dict[str, Any]]:
     """Run summaries for listing (``gitml ls``): selected, filtered, sorted and cut.
 
@@ -1115,17 +1116,22 @@ def list_runs(
         experiment, filter, order_by, max_results: as for search_runs.
         include_deleted: include deleted runs.
         repo: a ``gitml.store.Store`` or a path in the repository.
+        remote: list the runs of this git remote instead (read there, nothing becomes
+            a local run); ``runs`` then match the remote's ids, id prefixes and names.
 
     Raises:
         FilterError: a malformed filter or order_by.
         RunNotFound, AmbiguousRun: a name in ``runs`` matches no run or several.
+        RemoteError: the remote cannot be read.
     """
     from . import runs as run_module  # noqa: PLC0415
     from . import store  # noqa: PLC0415
 
     predicate, ordering = parse_filter(filter), parse_order_by(order_by)
     repository = repo if isinstance(repo, store.Store) else store.Store.discover(repo)
-    if runs:
+    if remote is not None:
+        summaries = _remote_summaries(repository, remote, runs, include_deleted)
+    elif runs:
         wanted = {run_module.resolve(repository, text) for text in runs}
         summaries = [
             s for s in run_module.list_summaries(repository, include_deleted=True)
@@ -1134,6 +1140,23 @@ def list_runs(
     else:
         summaries = run_module.list_summaries(repository, include_deleted=include_deleted)
     return select(summaries, predicate, ordering, max_results, experiment)  # type: ignore[return-value]
+
+
+def _remote_summaries(
+    repository: Any, remote: str, runs: Sequence[str], include_deleted: bool
+) -> list[dict[str, Any]]:
+    from .remote import list_remote_runs  # noqa: PLC0415
+
+    summaries = list_remote_runs(repository, remote)
+    if runs:  # named runs are listed even when deleted, as for local runs
+        return [s for s in summaries if any(_is_named(s, text) for text in runs)]
+    return [s for s in summaries if include_deleted or s.get("lifecycle") != "deleted"]
+
+
+def _is_named(summary: Summary, text: str) -> bool:
+    run_id = str(summary.get("run_id", ""))
+    prefix = len(text) >= 4 and all(c in "0123456789abcdef" for c in text)
+    return summary.get("name") == text or (prefix and run_id.startswith(text))
 
 
 def data_fields(

@@ -397,5 +397,26 @@ def test_numbers_are_never_cut() -> None:
     row = ["x"] * len(BASE_MIN_WIDTHS) + ["0.0974132", "adam-with-warmup", "1.23457e+20"]
     other = ["x"] * len(BASE_MIN_WIDTHS) + ["-", "sgd", "nan"]
     assert min_widths(headers, [row, other])[-3:] == [9, 7, 11]
-    table = to_table(headers, [row, other], width=60, min_widths=min_widths(headers, [row, other]))
+    assert min_widths(["x"] * len(BASE_MIN_WIDTHS) + ["net.depth"], [row[:-2]])[-1] == 9
+    table = to_table(headers, [row, other], width=45, min_widths=min_widths(headers, [row, other]))
     assert "0.0974132" in table and "…" in table
+
+
+def test_runs_of_a_remote(
+    runs: dict[str, str], repo: Path, tmp_path_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    origin = tmp_path_factory.mktemp("origin") / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
+    subprocess.run(["git", "-C", str(repo), "push", "-q", str(origin), "refs/gitml/*:refs/gitml/*",
+                    "HEAD:refs/heads/main"], check=True)  # fmt: skip
+    clone = tmp_path_factory.mktemp("clone") / "clone"
+    subprocess.run(["git", "clone", "-q", str(origin), str(clone)], check=True)
+    monkeypatch.chdir(clone)
+    assert "No runs found" in CliRunner().invoke(cli, ["ls"]).output  # nothing became local
+    output = ls(
+        "--remote", "origin", "--filter", "metrics.acc > 0.85", "--sort", "metrics.acc"
+    ).output
+    assert names_in(output) == ["alpha", "gamma"]
+    document = json.loads(ls("--remote", "origin", "--format", "json", "beta").output)
+    assert [(r["name"], r["here"]) for r in document["runs"]] == [("beta", "absent")]
+    assert names_in(ls("--remote", "origin", runs["c"][:6], "-e", "cifar").output) == ["gamma"]

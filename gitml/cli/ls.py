@@ -61,8 +61,11 @@ STALE_MARK = "?"
 @format_option()
 @click.option("-a", "--all", "all_", is_flag=True, help="Include deleted runs.")
 @click.option("--wide", is_flag=True, help="Do not cut the table to the terminal's width.")
-@click.option("--remote", metavar="REMOTE",
-              help="List the runs of this git remote (none of them become local runs).")  # fmt: skip
+@click.option(
+    "--remote",
+    metavar="REMOTE",
+    help="List the runs of this git remote (none of them become local runs).",
+)
 def ls(
     runs: tuple[str, ...],
     experiment: tuple[str, ...],
@@ -83,27 +86,17 @@ def ls(
     prefix or name) limits the list to these runs. RUNNING? marks a run whose process
     is gone. The filter grammar is in docs/query.md.
     """
-
     from ..query import data_fields, list_runs  # noqa: PLC0415 - keeps `gitml --help` fast
 
-    if remote is not None:
-        from ..remote import list_remote_runs  # noqa: PLC0415
-        from ..store import Store  # noqa: PLC0415
-
-        summaries = [
-            s for s in list_remote_runs(Store.discover(), remote)
-            if (all_ or s.get("lifecycle") != "deleted")
-            and (not experiment or s.get("experiment") in experiment)
-        ][:limit]  # fmt: skip
-    else:
-        summaries = list_runs(
-            runs=runs,
-            experiment=list(experiment) or None,
-            filter=filter_,
-            order_by=list(sort) or None,
-            max_results=limit,
-            include_deleted=all_,
-        )
+    summaries = list_runs(
+        runs=runs,
+        experiment=list(experiment) or None,
+        filter=filter_,
+        order_by=list(sort) or None,
+        max_results=limit,
+        include_deleted=all_,
+        remote=remote,
+    )
     patterns = [p.strip() for item in columns for p in item.split(",") if p.strip()]
     fields = data_fields(summaries, patterns or None, only_changed)
     format = format.lower()
@@ -137,7 +130,8 @@ def min_widths(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[in
     for i in range(len(BASE_MIN_WIDTHS), len(headers)):
         cells = [row[i] for row in rows]
         if all(_is_number(text) for text in cells):
-            widths.append(min(max(map(len, cells), default=1), MAX_NUMBER_WIDTH))
+            widest = max(max(map(len, cells), default=1), min(len(headers[i]), FIELD_MIN_WIDTH))
+            widths.append(min(widest, MAX_NUMBER_WIDTH))
         else:
             widths.append(FIELD_MIN_WIDTH)
     return widths
@@ -253,6 +247,7 @@ def _identity(summary: dict[str, Any]) -> dict[str, Any]:
             "branch": source.get("branch"),
             "dirty": bool(source.get("dirty")),
         },
+        **({"here": summary["here"]} if "here" in summary else {}),
     }
 
 
