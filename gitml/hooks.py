@@ -47,7 +47,9 @@ def script(name: str) -> str:
     for candidate in (here / "_hooks" / name, here.parent / "hooks" / name):
         if candidate.is_file():
             return candidate.read_text().replace("@GITML_PYTHON@", sys.executable)
-    raise GitmlError(f"the {name} hook script is missing from this gitml installation; reinstall gitml")
+    raise GitmlError(
+        f"the {name} hook script is missing from this gitml installation; reinstall gitml"
+    )
 
 
 def is_ours(path: Path) -> bool:

@@ -93,7 +93,9 @@ def _has_local_lfs(store: Store) -> bool:
 
 
 # ---------------------------------------------------------------------- entry points
-def upload_for(store: Store, remote: Any, commits: list[str], progress: Progress | None = None) -> tuple[int, int]:
+def upload_for(
+    store: Store, remote: Any, commits: list[str], progress: Progress | None = None
+) -> tuple[int, int]:
     """Upload the LFS objects of ``commits`` that the remote lacks; (count, bytes) sent."""
     if not _has_local_lfs(store):
         return 0, 0
@@ -108,7 +110,9 @@ def upload_for(store: Store, remote: Any, commits: list[str], progress: Progress
     return Endpoint.for_remote(store, remote).transfer("upload", store, wanted, progress)
 
 
-def download_for(store: Store, remote: Any, commits: list[str], progress: Progress | None = None) -> tuple[int, int]:
+def download_for(
+    store: Store, remote: Any, commits: list[str], progress: Progress | None = None
+) -> tuple[int, int]:
     """Download the LFS objects of ``commits`` missing here; (count, bytes) received."""
     wanted = {oid: size for oid, size in pointers(store, commits).items()
               if not os.path.exists(lfs_object_path(store, oid))}  # fmt: skip
@@ -211,7 +215,9 @@ class Endpoint:
             except (urllib.error.URLError, OSError) as exc:
                 reason = getattr(exc, "reason", exc)
                 raise RemoteError(f"cannot reach the LFS server {self.url}: {reason}") from None
-        raise RemoteError(f"authentication refused by the LFS server {self.url}")  # pragma: no cover
+        raise RemoteError(
+            f"authentication refused by the LFS server {self.url}"
+        )  # pragma: no cover
 
     def batch(self, operation: str, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
         body = json.dumps({"operation": operation, "transfers": ["basic"], "objects": objects,
@@ -221,7 +227,9 @@ class Endpoint:
         try:
             data = json.loads(resp.read())
         except ValueError:
-            raise RemoteError(f"LFS endpoint missing: {self.url} did not answer the batch API") from None
+            raise RemoteError(
+                f"LFS endpoint missing: {self.url} did not answer the batch API"
+            ) from None
         return list(data.get("objects") or [])
 
     def transfer(self, operation: str, store: Store, wanted: dict[str, int],
@@ -260,7 +268,9 @@ class Endpoint:
             ver = actions["verify"]
             hdrs = dict(ver.get("header") or {})
             hdrs.update({"Accept": MEDIA, "Content-Type": MEDIA})
-            self._request("POST", ver["href"], json.dumps({"oid": oid, "size": size}).encode(), hdrs).read()
+            self._request(
+                "POST", ver["href"], json.dumps({"oid": oid, "size": size}).encode(), hdrs
+            ).read()
 
     def _download(self, store: Store, oid: str, act: dict[str, Any]) -> None:
         resp = self._request("GET", act["href"], headers=dict(act.get("header") or {}))
@@ -274,7 +284,9 @@ class Endpoint:
                     digest.update(chunk)
                     out.write(chunk)
             if digest.hexdigest() != oid:
-                raise RemoteError(f"LFS object {oid[:12]} arrived corrupted (sha256 mismatch); pull again")
+                raise RemoteError(
+                    f"LFS object {oid[:12]} arrived corrupted (sha256 mismatch); pull again"
+                )
             os.replace(tmp, target)
         finally:
             if os.path.exists(tmp):

@@ -86,7 +86,11 @@ class GitDaemon:
 
 def http_available() -> str | None:
     """None when nginx, fcgiwrap and git-http-backend are installed, else what is missing."""
-    missing = [b for b in ("nginx", "fcgiwrap") if not shutil.which(b) and not os.path.exists(f"/usr/sbin/{b}")]
+    missing = [
+        b
+        for b in ("nginx", "fcgiwrap")
+        if not shutil.which(b) and not os.path.exists(f"/usr/sbin/{b}")
+    ]
     if not os.path.exists(HTTP_BACKEND):
         missing.append("git-http-backend")
     return ", ".join(missing) + " not installed (run .ci/setup-servers.sh)" if missing else None
@@ -171,7 +175,9 @@ http {{
 
 def lfs_available() -> str | None:
     if not os.path.exists(LFS_PYTHON):
-        return f"the giftless LFS server is not installed at {LFS_PYTHON} (run .ci/setup-servers.sh)"
+        return (
+            f"the giftless LFS server is not installed at {LFS_PYTHON} (run .ci/setup-servers.sh)"
+        )
     return None
 
 

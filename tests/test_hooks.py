@@ -7,17 +7,18 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import GitRepo, _init, fsck, git, run_refs
+from servers import bare_repo
 
 from gitml import hooks, runs
 from gitml.cli import cli
 from gitml.store import Store
 
-from conftest import GitRepo, _init, fsck, git, run_refs
-from servers import bare_repo
-
 
 def new_run(repo: GitRepo) -> str:
-    w = runs.create(Store.discover(str(repo.path)), experiment="exp", params={"a": 1}, pid=2**22 + 7)
+    w = runs.create(
+        Store.discover(str(repo.path)), experiment="exp", params={"a": 1}, pid=2**22 + 7
+    )
     w.set_info(status="FINISHED")
     w.flush()
     return w.run_id
@@ -32,7 +33,9 @@ def setup(tmp_path: Path, hook: str | None = None) -> tuple[GitRepo, Path]:
 
 
 def push(repo: GitRepo) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", "push", "origin", "main"], cwd=repo.path, capture_output=True, text=True)
+    return subprocess.run(
+        ["git", "push", "origin", "main"], cwd=repo.path, capture_output=True, text=True
+    )
 
 
 def test_install_is_idempotent_and_git_push_carries_runs(repo: GitRepo, tmp_path: Path) -> None:
@@ -55,7 +58,7 @@ def test_chains_existing_hooks_and_restores_them(tmp_path: Path) -> None:
     a, bare = setup(tmp_path)
     mine = a.path / ".git" / "hooks" / "pre-push"
     log = tmp_path / "hook.log"
-    original = f"#!/bin/sh\necho \"$1 $(cat)\" >> {log}\n"
+    original = f'#!/bin/sh\necho "$1 $(cat)" >> {log}\n'
     mine.write_text(original)
     mine.chmod(0o755)
     rid = new_run(a)
@@ -120,12 +123,16 @@ def test_post_merge_fetches_runs_after_git_pull(tmp_path: Path) -> None:
     b = tmp_path / "b"
     git("clone", "-q", "-b", "main", str(bare), str(b))
     b_repo = GitRepo(b)
-    res = subprocess.run(["gitml", "hooks", "install", "--fetch"], cwd=b, capture_output=True, text=True)
+    res = subprocess.run(
+        ["gitml", "hooks", "install", "--fetch"], cwd=b, capture_output=True, text=True
+    )
     assert res.returncode == 0 and "post-merge: installed" in res.stdout, res.stderr
     rid = new_run(a)
     a.commit_files({"train.py": "print(2)\n"}, message="more")
     assert push(a).returncode == 0
-    out = subprocess.run(["git", "pull", "-q", "origin", "main"], cwd=b, capture_output=True, text=True)
+    out = subprocess.run(
+        ["git", "pull", "-q", "origin", "main"], cwd=b, capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stderr
     assert rid in run_refs(b_repo.path), out.stderr
     fsck(b)

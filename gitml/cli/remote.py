@@ -63,7 +63,9 @@ def _skipped(store: Store, skipped: list[tuple[str, str]]) -> None:
 @click.argument("args", nargs=-1, metavar="[REMOTE] [RUN]...")
 @click.option("-e", "--experiment", multiple=True, help="Push the runs of this experiment.")
 @click.option("--all", "all_", is_flag=True, help="Push every run and model ref (the default).")
-@click.option("--force", is_flag=True, help="Overwrite diverged runs on the remote with this side's.")
+@click.option(
+    "--force", is_flag=True, help="Overwrite diverged runs on the remote with this side's."
+)
 @_progress_option
 def push(args: tuple[str, ...], experiment: tuple[str, ...], all_: bool, force: bool,
          progress: bool | None) -> None:  # fmt: skip

@@ -21,7 +21,14 @@ from ..errors import RemoteError, RunNotFound
 from ..record import RUN_REF
 from ..store import Store, user_and_host
 from .transport import (
-    PREFIX, Progress, Remote, Transport, Update, open_transport, resolve_remote, write_refs,
+    PREFIX,
+    Progress,
+    Remote,
+    Transport,
+    Update,
+    open_transport,
+    resolve_remote,
+    write_refs,
 )  # fmt: skip
 
 RETRIES = 3
@@ -38,7 +45,7 @@ class Change:
 
     @property
     def run_id(self) -> str | None:
-        return self.ref[len(RUN_REF):] if self.ref.startswith(RUN_REF) else None
+        return self.ref[len(RUN_REF) :] if self.ref.startswith(RUN_REF) else None
 
 
 @dataclass
@@ -95,9 +102,9 @@ def running_here(info: dict[str, Any]) -> bool:
 def _label(store: Store, ref: str, commit: str | None) -> str:
     if ref.startswith(RUN_REF):
         name = run_info(store, commit).get("name") if commit and store.has(commit) else None
-        rid = ref[len(RUN_REF):]
+        rid = ref[len(RUN_REF) :]
         return f"run {rid[:8]}" + (f" ({name})" if name else "")
-    return ref[len(PREFIX):]
+    return ref[len(PREFIX) :]
 
 
 def _decide(store: Store, ref: str, mine: str, theirs: str, force: bool, side: str) -> str:
@@ -112,7 +119,9 @@ def _decide(store: Store, ref: str, mine: str, theirs: str, force: bool, side: s
     return "take" if force else "diverged"
 
 
-def _diverged_error(store: Store, remote: Remote, refs: list[tuple[str, str]], verb: str) -> RemoteError:
+def _diverged_error(
+    store: Store, remote: Remote, refs: list[tuple[str, str]], verb: str
+) -> RemoteError:
     names = ", ".join(_label(store, ref, sha) for ref, sha in refs[:5])
     more = f" and {len(refs) - 5} more" if len(refs) > 5 else ""
     return RemoteError(
@@ -149,7 +158,6 @@ def push(
     transport = open_transport(store, target, progress)
     selected = _select(store.list_refs(PREFIX), list(run_ids) if run_ids is not None else None)
     report = Report(target.label, backend=transport.backend)
-    deleted = _deleted_commits(store)
     for attempt in range(RETRIES):
         theirs = transport.list()
         report.remote_total = sum(1 for r in theirs if r.startswith(RUN_REF))
@@ -163,15 +171,15 @@ def push(
             if other == mine:
                 continue
             if other is None:
-                if mine in deleted:
-                    continue  # a run deleted here that the remote never had
                 updates.append(Update(ref, None, mine))
                 continue
             verdict = _decide(store, ref, mine, other, force, "push")
             if verdict == "take":
                 updates.append(Update(ref, other, mine))
             elif verdict == "keep":
-                skipped.append((ref, f"{target.label} has a newer version; run `gitml pull {target.label}`"))
+                skipped.append(
+                    (ref, f"{target.label} has a newer version; run `gitml pull {target.label}`")
+                )
             else:
                 diverged.append((ref, mine))
         if diverged:
@@ -207,13 +215,6 @@ def push(
                           for u in updates]  # fmt: skip
         return report
     return report  # pragma: no cover
-
-
-def _deleted_commits(store: Store) -> set[str]:
-    """Commits of runs deleted here (from the listing cache): not worth sending anywhere new."""
-    from .. import index
-
-    return {s["commit"] for s in index.summaries(store) if s.get("lifecycle") == "deleted"}
 
 
 def _is_stale(reason: str | None) -> bool:
@@ -290,7 +291,7 @@ def pull(
     elif received:
         _lfs_pending(store, add=received)
     done = write_refs(store, [(c.ref, c.old, c.new) for c in writes if c.new])
-    for change, ok in zip(writes, done):
+    for change, ok in zip(writes, done, strict=True):
         if ok:
             report.changes.append(change)
         else:
@@ -329,7 +330,11 @@ def _remote_selection(store: Store, transport: Transport, theirs: dict[str, str]
     summaries = None
     out = {}
     for text in wanted:
-        ids = [r for r in theirs if r.startswith(RUN_REF) and r[len(RUN_REF):].startswith(text.lower())]
+        ids = [
+            r
+            for r in theirs
+            if r.startswith(RUN_REF) and r[len(RUN_REF) :].startswith(text.lower())
+        ]
         if len(ids) != 1:
             if summaries is None:
                 summaries = _remote_summaries(store, transport, theirs)
@@ -347,7 +352,9 @@ def _remote_selection(store: Store, transport: Transport, theirs: dict[str, str]
     return out
 
 
-def _remote_summaries(store: Store, transport: Transport, theirs: dict[str, str]) -> list[dict[str, Any]]:
+def _remote_summaries(
+    store: Store, transport: Transport, theirs: dict[str, str]
+) -> list[dict[str, Any]]:
     from .. import index
     from ..record import RunRecord
 
@@ -395,5 +402,7 @@ def delete_remote_runs(store: Store, remote: str | None, run_ids: Iterable[str],
     bad = [(u.ref, why) for u in updates if (why := status.get(u.ref))]
     if bad:
         ref, why = bad[0]
-        raise RemoteError(f"remote {target.label!r} refused to delete {ref}: {why}; nothing was deleted")
-    return [ref[len(RUN_REF):] for ref in chosen]
+        raise RemoteError(
+            f"remote {target.label!r} refused to delete {ref}: {why}; nothing was deleted"
+        )
+    return [ref[len(RUN_REF) :] for ref in chosen]

@@ -230,7 +230,10 @@ class GitTransport(Transport):
 
     def _base(self) -> list[str]:
         args = [self.git, f"--git-dir={self.store.gitdir}", "-c", "core.logAllRefUpdates=false"]
-        if os.environ.get("GITML_USERNAME") is not None and os.environ.get("GITML_PASSWORD") is not None:
+        if (
+            os.environ.get("GITML_USERNAME") is not None
+            and os.environ.get("GITML_PASSWORD") is not None
+        ):
             helper = ('!f() { test "$1" = get || exit 0; echo "username=$GITML_USERNAME"; '
                       'echo "password=$GITML_PASSWORD"; }; f')  # fmt: skip
             args += ["-c", "credential.helper=", "-c", f"credential.helper={helper}"]
@@ -416,7 +419,9 @@ class DulwichTransport(Transport):
     def fetch(self, refs: dict[str, str]) -> None:
         wanted = {sha.encode() for sha in refs.values()}
 
-        def determine(remote_refs: dict[bytes, bytes], depth: Any = None, **_kw: Any) -> list[bytes]:
+        def determine(
+            remote_refs: dict[bytes, bytes], depth: Any = None, **_kw: Any
+        ) -> list[bytes]:
             present = {v for v in remote_refs.values() if v}
             return sorted(w for w in wanted if w in present and w not in self.store.objects)
 
