@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .. import diff, keys, query, runs, show, yamlio
+from .. import diff, index, keys, query, runs, show, yamlio
 from ..errors import InvalidValue, RunNotFound, StoreError
-from ..record import parse_iso
+from ..record import RUN_REF, parse_iso
 from ..store import MODE_TREE, Store, parse_lfs_pointer, read_file_content
 
 DEFAULT_LIMIT = 100
@@ -62,6 +62,27 @@ def to_json(data: Any) -> bytes:
 # --------------------------------------------------------------------------- listing
 
 
+class SummaryCache:
+    """The run summaries of a repository, read again only when a run ref has moved.
+
+    The index cache already avoids reading run objects; this also skips re-reading its
+    JSON file while nothing changed (a server answers many listings between two writes).
+    """
+
+    def __init__(self) -> None:
+        self._refs: dict[str, str] | None = None
+        self._summaries: list[dict[str, Any]] = []
+
+    def get(self, store: Store) -> list[dict[str, Any]]:
+        """Every run's summary, deleted ones included."""
+        refs = store.list_refs(RUN_REF)
+        if refs != self._refs:
+            self._summaries = index.summaries(store)
+            self._refs = refs
+        return self._summaries
+
+
+
 def listing(
     store: Store,
     *,
@@ -71,6 +92,7 @@ def listing(
     offset: int = 0,
     limit: int = DEFAULT_LIMIT,
     deleted: bool = False,
+    cache: SummaryCache | None = None,
 ) -> dict[str, Any]:
     """One page of the runs table.
 
@@ -82,6 +104,7 @@ def listing(
         offset: index of the first run of the page.
         limit: runs per page (1 to 5000).
         deleted: include deleted runs.
+        cache: summaries kept between calls (a server keeps one).
 
     Returns:
         ``{"total", "offset", "limit", "runs": [row], "columns": {"params", "metrics",
@@ -97,7 +120,8 @@ def listing(
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidValue(f"invalid limit {limit}: use a number from 1 to {MAX_LIMIT}")
     predicate, ordering = query.parse_filter(filter or None), query.parse_order_by(list(sort))
-    summaries = runs.list_summaries(store, include_deleted=deleted)
+    every = (cache or SummaryCache()).get(store)
+    summaries = every if deleted else [s for s in every if s.get("lifecycle") != "deleted"]
     counts = Counter(str(s.get("experiment")) for s in summaries)
     found = query.select(summaries, predicate, ordering, None, list(experiment) or None)
     fields = query.data_fields(found, ["params.*", "metrics.*", "tags.*"])

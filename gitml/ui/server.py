@@ -77,6 +77,7 @@ class UIServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], store: Store) -> None:
         self.store = store
         self.lock = threading.Lock()  # one reader of the object store at a time
+        self.summaries = api.SummaryCache()
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, UIHandler)
@@ -236,6 +237,7 @@ class UIHandler(BaseHTTPRequestHandler):
                 offset=_int(params, "offset", 0),
                 limit=_int(params, "limit", api.DEFAULT_LIMIT),
                 deleted=_one(params, "deleted") in ("1", "true", "yes"),
+                cache=self.server.summaries,
             ))  # fmt: skip
         elif len(seg) == 2 and seg[0] == "runs":
             self._json(api.run_detail(store, seg[1]))

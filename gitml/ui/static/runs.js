@@ -185,6 +185,7 @@
     }
     const columns = visibleColumns(data.columns);
     content.append(el("div", {class: "table-wrap"}, table(columns)));
+    if (!performance.getEntriesByName("gitml:rows").length) performance.mark("gitml:rows");
     pager.hidden = false;
     const first = data.offset + 1;
     const last = data.offset + data.runs.length;
