@@ -32,6 +32,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5000
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
 DRAIN_SECONDS = 10.0
+DRAIN_BYTES = 16 * 1024 * 1024  # an oversized body up to this much beyond the limit is read away
 
 
 class ScoringServer(ThreadingHTTPServer):
@@ -41,7 +42,13 @@ class ScoringServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], model: Any, max_body: int = DEFAULT_MAX_BODY, bind: bool = True):
+    def __init__(
+        self,
+        address: tuple[str, int],
+        model: Any,
+        max_body: int = DEFAULT_MAX_BODY,
+        bind: bool = True,
+    ):
         self.model = model
         self.max_body = max_body
         self.in_flight = 0
@@ -88,7 +95,11 @@ class ScoringHandler(BaseHTTPRequestHandler):
         elif path == "/version":
             self._send(200, __version__.encode(), "text/plain; charset=utf-8")
         else:
-            self._error(404, "ENDPOINT_NOT_FOUND", f"no endpoint {path}: use /ping, /health, /version or POST /invocations")
+            self._error(
+                404,
+                "ENDPOINT_NOT_FOUND",
+                f"no endpoint {path}: use /ping, /health, /version or POST /invocations",
+            )
 
     # ----------------------------------------------------------------- POST
     def do_POST(self) -> None:  # noqa: N802
@@ -117,7 +128,11 @@ class ScoringHandler(BaseHTTPRequestHandler):
             if key.lower() == "charset":
                 charset = value.strip().strip('"').lower()
             elif key:
-                self._error(415, "BAD_REQUEST", f"unsupported content type parameter {key!r}: only charset is allowed")
+                self._error(
+                    415,
+                    "BAD_REQUEST",
+                    f"unsupported content type parameter {key!r}: only charset is allowed",
+                )
                 return
         if mime not in ("application/json", "text/csv"):
             self._error(
@@ -126,7 +141,9 @@ class ScoringHandler(BaseHTTPRequestHandler):
             )  # fmt: skip
             return
         if charset not in ("utf-8", "utf8"):
-            self._error(415, "BAD_REQUEST", f"unsupported charset {charset!r}: the server reads UTF-8 only")
+            self._error(
+                415, "BAD_REQUEST", f"unsupported charset {charset!r}: the server reads UTF-8 only"
+            )
             return
         self._predict(mime, body)
 
@@ -136,7 +153,11 @@ class ScoringHandler(BaseHTTPRequestHandler):
         length_text = self.headers.get("Content-Length")
         if length_text is None:
             self.close_connection = True
-            self._error(411, "BAD_REQUEST", "the request has no Content-Length: send the body with its length")
+            self._error(
+                411,
+                "BAD_REQUEST",
+                "the request has no Content-Length: send the body with its length",
+            )
             return None
         try:
             length = int(length_text)
@@ -147,13 +168,23 @@ class ScoringHandler(BaseHTTPRequestHandler):
             self._error(400, "BAD_REQUEST", f"invalid Content-Length {length_text!r}")
             return None
         if length > self.server.max_body:
-            self.close_connection = True  # the unread body must not be taken for a request
-            self._error(413, "BAD_REQUEST", f"the body has {length} bytes, more than the limit of {self.server.max_body}")
+            # read a moderate excess away so the client can finish sending and read the
+            # answer; a huge one is cut off (closing the connection) instead
+            if length <= self.server.max_body + DRAIN_BYTES:
+                self._discard(length)
+            else:
+                self.close_connection = True
+            self._error(
+                413,
+                "BAD_REQUEST",
+                f"the body has {length} bytes, more than the limit of {self.server.max_body}",
+            )
             return None
         return self.rfile.read(length)
 
     def _read_chunked(self) -> bytes | None:
-        parts, total = [], 0
+        parts: list[bytes] = []
+        total = 0
         while True:
             line = self.rfile.readline(1024)
             try:
@@ -168,11 +199,42 @@ class ScoringHandler(BaseHTTPRequestHandler):
                 return b"".join(parts)
             total += size
             if total > self.server.max_body:
-                self.close_connection = True
-                self._error(413, "BAD_REQUEST", f"the body is larger than the limit of {self.server.max_body} bytes")
+                self._discard(size + 2)  # this chunk and its CRLF
+                total = self._discard_chunks(total)
+                if total > self.server.max_body + DRAIN_BYTES:
+                    self.close_connection = True
+                self._error(
+                    413,
+                    "BAD_REQUEST",
+                    f"the body is larger than the limit of {self.server.max_body} bytes",
+                )
                 return None
             parts.append(self.rfile.read(size))
             self.rfile.readline(1024)
+
+    def _discard(self, n: int) -> None:
+        while n > 0:
+            got = len(self.rfile.read(min(n, 1 << 16)))
+            if not got:
+                self.close_connection = True
+                return
+            n -= got
+
+    def _discard_chunks(self, total: int) -> int:
+        """Skip the remaining chunks (up to the drain limit); returns the bytes seen."""
+        while total <= self.server.max_body + DRAIN_BYTES:
+            line = self.rfile.readline(1024)
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                return total + DRAIN_BYTES + self.server.max_body + 1  # malformed: close
+            if size == 0:
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass
+                return total
+            total += size
+            self._discard(size + 2)
+        return total
 
     def _predict(self, mime: str, body: bytes) -> None:
         from .models.payload import parse_csv, parse_json, predictions_json
@@ -203,12 +265,16 @@ class ScoringHandler(BaseHTTPRequestHandler):
         self._send(200, out)
 
 
-def make_server(model: Any, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, max_body: int = DEFAULT_MAX_BODY) -> ScoringServer:
+def make_server(
+    model: Any, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, max_body: int = DEFAULT_MAX_BODY
+) -> ScoringServer:
     """A bound, listening ScoringServer for a loaded model (call ``serve_forever``)."""
     try:
         return ScoringServer((host, port), model, max_body)
     except OSError as e:
-        raise ModelError(f"cannot listen on {host}:{port}: {e.strerror}; choose another --port") from None
+        raise ModelError(
+            f"cannot listen on {host}:{port}: {e.strerror}; choose another --port"
+        ) from None
 
 
 def serve(
@@ -308,7 +374,11 @@ def _prefork(server: ScoringServer, workers: int) -> None:
                 continue
             children.discard(pid)
             if not stopping:
-                print(f"gitml serve: worker {pid} exited ({status}); starting another", file=sys.stderr, flush=True)
+                print(
+                    f"gitml serve: worker {pid} exited ({status}); starting another",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 time.sleep(0.1)
                 spawn()
     finally:

@@ -33,7 +33,10 @@ def model(tmp_path_factory):
     "name, content",
     [
         ("in.csv", "b,a\n1,1.0\n5,2.0\n2,3.0\n7,4.0\n"),
-        ("split.json", json.dumps({"dataframe_split": {"columns": ["a", "b"], "data": X.values.tolist()}})),
+        (
+            "split.json",
+            json.dumps({"dataframe_split": {"columns": ["a", "b"], "data": X.values.tolist()}}),
+        ),
         ("records.json", json.dumps(X.to_dict(orient="records"))),
         ("bare-split.json", json.dumps({"columns": ["a", "b"], "data": X.values.tolist()})),
         ("inputs.json", json.dumps({"inputs": {"a": X["a"].tolist(), "b": X["b"].tolist()}})),
@@ -50,7 +53,10 @@ def test_predict_from_files(tmp_path, model, name, content):
 def test_predict_to_an_output_file(tmp_path, model):
     path, expected = model
     (tmp_path / "in.csv").write_text(X.to_csv(index=False))
-    r = CliRunner().invoke(models_cli, ["predict", path, "-i", str(tmp_path / "in.csv"), "-o", str(tmp_path / "out.json")])
+    r = CliRunner().invoke(
+        models_cli,
+        ["predict", path, "-i", str(tmp_path / "in.csv"), "-o", str(tmp_path / "out.json")],
+    )
     assert r.exit_code == 0 and r.output == ""
     assert json.loads((tmp_path / "out.json").read_text()) == {"predictions": expected}
 
@@ -60,7 +66,11 @@ def test_predict_to_an_output_file(tmp_path, model):
     [
         ("in.txt", "a,b", "Error: input file '{dir}/in.txt': use a .csv or .json file"),
         ("bad.json", "{oops", "Error: the body is not valid JSON"),
-        ("cols.csv", "a\n1.0\n", "Error: the input is missing column 'b' (the model expects columns: a, b)"),
+        (
+            "cols.csv",
+            "a\n1.0\n",
+            "Error: the input is missing column 'b' (the model expects columns: a, b)",
+        ),
         ("empty.csv", "", "Error: the CSV body is empty"),
     ],
 )
@@ -69,14 +79,18 @@ def test_predict_errors(tmp_path, model, name, content, message):
     (tmp_path / name).write_text(content)
     r = CliRunner().invoke(models_cli, ["predict", path, "-i", str(tmp_path / name)])
     assert r.exit_code == 1
-    assert r.output.strip() == message.format(dir=tmp_path) or r.output.startswith(message.format(dir=tmp_path))
+    assert r.output.strip() == message.format(dir=tmp_path) or r.output.startswith(
+        message.format(dir=tmp_path)
+    )
     assert len(r.output.strip().splitlines()) == 1
 
 
 def test_predict_missing_input_and_usage(tmp_path, model):
     path, _ = model
     r = CliRunner().invoke(models_cli, ["predict", path, "-i", str(tmp_path / "none.csv")])
-    assert r.exit_code == 1 and r.output.startswith(f"Error: cannot read input file '{tmp_path}/none.csv'")
+    assert r.exit_code == 1 and r.output.startswith(
+        f"Error: cannot read input file '{tmp_path}/none.csv'"
+    )
     r = CliRunner().invoke(models_cli, ["predict", path])
     assert r.exit_code == 2 and "Missing option '--input'" in r.output
 

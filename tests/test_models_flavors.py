@@ -61,7 +61,10 @@ def test_sklearn_round_trip(tmp_path, clf, fmt):
     assert manifest["flavors"]["sklearn"]["serialization_format"] == fmt
     assert manifest["flavors"]["sklearn"]["sklearn_version"]
     assert manifest["flavors"]["python_function"]["loader_module"] == "gitml.models.sklearn"
-    assert manifest["flavors"]["python_function"]["env"] == {"conda": "conda.yaml", "virtualenv": "python_env.yaml"}
+    assert manifest["flavors"]["python_function"]["env"] == {
+        "conda": "conda.yaml",
+        "virtualenv": "python_env.yaml",
+    }
     assert re.fullmatch(r"[0-9a-f]{32}", manifest["model_uuid"])
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", manifest["utc_time_created"])
     assert manifest["saved_input_example_info"]["type"] == "dataframe"
@@ -84,20 +87,28 @@ def test_sklearn_round_trip(tmp_path, clf, fmt):
 
 
 def test_sklearn_predict_fn_and_columns_by_name(tmp_path, clf):
-    gitml.sklearn.save_model(clf, tmp_path / "m", pyfunc_predict_fn="predict_proba", input_example=X)
+    gitml.sklearn.save_model(
+        clf, tmp_path / "m", pyfunc_predict_fn="predict_proba", input_example=X
+    )
     model = gitml.load_model(tmp_path / "m")
     shuffled = X[["b", "a"]]
     assert np.allclose(model.predict(shuffled), clf.predict_proba(X))
 
 
 def test_sklearn_errors(tmp_path, clf):
-    with pytest.raises(ModelError, match="unknown serialization_format 'json': use one of cloudpickle, pickle"):
+    with pytest.raises(
+        ModelError, match="unknown serialization_format 'json': use one of cloudpickle, pickle"
+    ):
         gitml.sklearn.save_model(clf, tmp_path / "a", serialization_format="json")
     with pytest.raises(ModelError, match="unknown pyfunc_predict_fn 'fit'"):
         gitml.sklearn.save_model(clf, tmp_path / "a", pyfunc_predict_fn="fit")
     with pytest.raises(ModelError, match="no predict_proba method"):
-        gitml.sklearn.save_model(LinearRegression().fit(X, Y), tmp_path / "a", pyfunc_predict_fn="predict_proba")
-    with pytest.raises(ModelError, match="is not a scikit-learn estimator: save it with gitml.pyfunc.save_model"):
+        gitml.sklearn.save_model(
+            LinearRegression().fit(X, Y), tmp_path / "a", pyfunc_predict_fn="predict_proba"
+        )
+    with pytest.raises(
+        ModelError, match="is not a scikit-learn estimator: save it with gitml.pyfunc.save_model"
+    ):
         gitml.sklearn.save_model(object(), tmp_path / "a")
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("x")
@@ -105,7 +116,9 @@ def test_sklearn_errors(tmp_path, clf):
         gitml.sklearn.save_model(clf, tmp_path / "full")
     bad = LogisticRegression().fit(X, Y)
     bad.hook = lambda v: v  # plain pickle cannot take a lambda
-    with pytest.raises(ModelError, match="cannot pickle the estimator.*try serialization_format='cloudpickle'"):
+    with pytest.raises(
+        ModelError, match="cannot pickle the estimator.*try serialization_format='cloudpickle'"
+    ):
         gitml.sklearn.save_model(bad, tmp_path / "p", serialization_format="pickle")
     assert not (tmp_path / "p").exists(), "a failed save leaves no half-written directory"
     assert not (tmp_path / "a").exists()
@@ -118,7 +131,9 @@ def test_load_errors(tmp_path, clf):
     with pytest.raises(ModelError, match="is not a model directory: it has no MLmodel file"):
         gitml.load_model(tmp_path / "empty")
     gitml.sklearn.save_model(clf, tmp_path / "m")
-    with pytest.raises(ModelError, match="the model has no xgboost flavor \\(it has: python_function, sklearn\\)"):
+    with pytest.raises(
+        ModelError, match="the model has no xgboost flavor \\(it has: python_function, sklearn\\)"
+    ):
         gitml.models.load_model(tmp_path / "m", flavor="xgboost")
     with pytest.raises(ModelError, match="unsupported model URI scheme 's3'"):
         gitml.load_model("s3://bucket/model")
@@ -143,7 +158,10 @@ def test_paths_escaping_the_model_directory_are_refused(tmp_path, clf):
         m["flavors"]["sklearn"]["pickled_model"] = "../outside.pkl"
 
     _tamper(path, escape)
-    with pytest.raises(ModelError, match="refusing pickled_model path '../outside.pkl': it escapes the model directory"):
+    with pytest.raises(
+        ModelError,
+        match="refusing pickled_model path '../outside.pkl': it escapes the model directory",
+    ):
         gitml.sklearn.load_model(str(path))
 
     def absolute(m):
@@ -163,7 +181,10 @@ def test_unknown_flavor_is_rejected(tmp_path, clf):
     path = tmp_path / "m"
     gitml.sklearn.save_model(clf, path)
     _tamper(path, lambda m: m["flavors"]["python_function"].update(loader_module="evil.module"))
-    with pytest.raises(ModelError, match="unknown flavor: no installed flavor loads models of loader_module 'evil.module'"):
+    with pytest.raises(
+        ModelError,
+        match="unknown flavor: no installed flavor loads models of loader_module 'evil.module'",
+    ):
         gitml.load_model(path)
     assert "evil" not in sys.modules
     with pytest.raises(ModelError, match="unknown flavor 'nope'"):
@@ -192,9 +213,15 @@ class AddN(PythonModel):
 def test_python_model_with_artifacts_params_and_config(tmp_path):
     offset = tmp_path / "offset.txt"
     offset.write_text("100")
-    sig = ModelSignature(Schema([ColSpec("double", "x")]), None, ParamSchema([ParamSpec("scale", "double", 1.0)]))
+    sig = ModelSignature(
+        Schema([ColSpec("double", "x")]), None, ParamSchema([ParamSpec("scale", "double", 1.0)])
+    )
     gitml.pyfunc.save_model(
-        AddN(1), tmp_path / "m", artifacts={"offset": str(offset)}, signature=sig, model_config={"k": "v"}
+        AddN(1),
+        tmp_path / "m",
+        artifacts={"offset": str(offset)},
+        signature=sig,
+        model_config={"k": "v"},
     )
     offset.write_text("0")  # the model keeps its own copy
     model = gitml.pyfunc.load_model(str(tmp_path / "m"))
@@ -224,16 +251,22 @@ def test_python_model_code_paths(tmp_path):
         "        return mylib_for_code_paths.double(model_input)\n"
         f"gitml.pyfunc.save_model(M(), {str(tmp_path / 'm')!r}, code_paths=[{str(pkg)!r}])\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": ROOT}, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": ROOT},
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "m" / "code" / "mylib_for_code_paths" / "__init__.py").exists()
     # a fresh process without the source on sys.path loads it from the model's code/
-    check = (
-        "import gitml\n"
-        f"m = gitml.load_model({str(tmp_path / 'm')!r})\n"
-        "print(m.predict(21))\n"
+    check = f"import gitml\nm = gitml.load_model({str(tmp_path / 'm')!r})\nprint(m.predict(21))\n"
+    out = subprocess.run(
+        [sys.executable, "-c", check],
+        env={**os.environ, "PYTHONPATH": ROOT},
+        capture_output=True,
+        text=True,
     )
-    out = subprocess.run([sys.executable, "-c", check], env={**os.environ, "PYTHONPATH": ROOT}, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "42"
 
@@ -252,7 +285,9 @@ def test_plain_object_callable_and_context_free_python_model(tmp_path):
     with pytest.raises(ModelError, match="shape"):
         model.predict([[1.0, 2.0, 3.0]])
 
-    gitml.models.save_model(lambda df: df["a"] * 10, tmp_path / "fn", input_example={"a": [1.0, 2.0]})
+    gitml.models.save_model(
+        lambda df: df["a"] * 10, tmp_path / "fn", input_example={"a": [1.0, 2.0]}
+    )
     fn_model = gitml.load_model(tmp_path / "fn")
     assert fn_model.predict({"a": [3.0]}).tolist() == [30.0]
     assert "python_function" in fn_model.metadata.flavors
@@ -269,13 +304,21 @@ def test_pyfunc_errors(tmp_path):
     with pytest.raises(ModelError, match="needs a predict method or must be callable"):
         gitml.pyfunc.save_model(42, tmp_path / "a")
     with pytest.raises(ModelError, match="code path .* does not exist"):
-        gitml.pyfunc.save_model(WithPredict(), tmp_path / "a", code_paths=[str(tmp_path / "missing.py")])
+        gitml.pyfunc.save_model(
+            WithPredict(), tmp_path / "a", code_paths=[str(tmp_path / "missing.py")]
+        )
     with pytest.raises(ModelError, match="artifact 'w': .* does not exist"):
-        gitml.pyfunc.save_model(WithPredict(), tmp_path / "a", artifacts={"w": str(tmp_path / "missing")})
+        gitml.pyfunc.save_model(
+            WithPredict(), tmp_path / "a", artifacts={"w": str(tmp_path / "missing")}
+        )
     with pytest.raises(ModelError, match="invalid artifact name 'a/b'"):
         gitml.pyfunc.save_model(WithPredict(), tmp_path / "a", artifacts={"a/b": str(tmp_path)})
-    with pytest.raises(ModelError, match="give pip_requirements or extra_pip_requirements, not both"):
-        gitml.pyfunc.save_model(WithPredict(), tmp_path / "a", pip_requirements=["x"], extra_pip_requirements=["y"])
+    with pytest.raises(
+        ModelError, match="give pip_requirements or extra_pip_requirements, not both"
+    ):
+        gitml.pyfunc.save_model(
+            WithPredict(), tmp_path / "a", pip_requirements=["x"], extra_pip_requirements=["y"]
+        )
     with pytest.raises(ModelError, match="cannot save an input example of type object"):
         gitml.pyfunc.save_model(WithPredict(), tmp_path / "a", input_example=object())
     with pytest.raises(ModelError, match="signature must be a ModelSignature"):
@@ -320,7 +363,9 @@ def test_requirements_override_and_extra(tmp_path):
     reqs = (tmp_path / "b" / "requirements.txt").read_text().split()
     assert reqs[-1] == "extra-pkg==3" and any(r.startswith("cloudpickle==") for r in reqs)
     with pytest.raises(ModelError, match="cannot read requirements file"):
-        gitml.pyfunc.save_model(WithPredict(), tmp_path / "c", pip_requirements=str(tmp_path / "none.txt"))
+        gitml.pyfunc.save_model(
+            WithPredict(), tmp_path / "c", pip_requirements=str(tmp_path / "none.txt")
+        )
 
 
 def test_import_gitml_models_stays_light():
@@ -329,6 +374,11 @@ def test_import_gitml_models_stays_light():
         "heavy = [m for m in ('numpy', 'pandas', 'sklearn', 'mlflow') if m in sys.modules]\n"
         "print(heavy)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": ROOT}, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": ROOT},
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"

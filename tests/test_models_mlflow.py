@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-mlflow = pytest.importorskip("mlflow")
+pytest.importorskip("mlflow")
+import mlflow  # noqa: E402
 import mlflow.pyfunc  # noqa: E402
 import mlflow.sklearn  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
@@ -36,7 +37,9 @@ def test_gitml_loads_mlflow_sklearn_models(tmp_path, clf, fmt):
     mlflow.sklearn.save_model(clf, path, serialization_format=fmt, input_example=X[:2])
     model = gitml.load_model(path)
     assert model.predict(X).tolist() == clf.predict(X).tolist()
-    assert model.predict(X[["b", "a"]]).tolist() == clf.predict(X).tolist()  # MLflow's signature enforced
+    assert (
+        model.predict(X[["b", "a"]]).tolist() == clf.predict(X).tolist()
+    )  # MLflow's signature enforced
     with pytest.raises(ModelError, match="missing column 'b'"):
         model.predict(X[["a"]])
     assert isinstance(gitml.sklearn.load_model(path), LogisticRegression)
@@ -55,7 +58,9 @@ def test_gitml_loads_mlflow_python_models(tmp_path):
     factor = tmp_path / "factor.txt"
     factor.write_text("2")
     path = str(tmp_path / "m")
-    mlflow.pyfunc.save_model(path, python_model=Doubler(), artifacts={"factor": str(factor)}, input_example=X[:2])
+    mlflow.pyfunc.save_model(
+        path, python_model=Doubler(), artifacts={"factor": str(factor)}, input_example=X[:2]
+    )
     model = gitml.load_model(path)
     out = model.predict(X)
     assert out["a"].tolist() == [2.0, 4.0, 6.0, 8.0]

@@ -69,7 +69,10 @@ def test_entry_point_flavor_in_a_fresh_process(tmp_path):
         env=env, capture_output=True, text=True,
     )  # fmt: skip
     assert out.returncode == 1
-    assert "ModelError: unknown flavor: no installed flavor loads models of loader_module 'gitml_demo_flavor'" in out.stderr
+    assert (
+        "ModelError: unknown flavor: no installed flavor loads models of loader_module 'gitml_demo_flavor'"
+        in out.stderr
+    )
 
 
 def test_broken_plugin_is_reported_by_name_and_does_not_block_others(tmp_path, monkeypatch):
@@ -77,7 +80,10 @@ def test_broken_plugin_is_reported_by_name_and_does_not_block_others(tmp_path, m
     monkeypatch.syspath_prepend(str(site))
     flavors.registry(refresh=True)
     try:
-        with pytest.raises(ModelError, match="flavor 'broken' from broken_flavor lacks handles, save_model, load_native, load_pyfunc"):
+        with pytest.raises(
+            ModelError,
+            match="flavor 'broken' from broken_flavor lacks handles, save_model, load_native, load_pyfunc",
+        ):
             flavors.get("broken")
         with pytest.warns(UserWarning, match="skipping a flavor plugin"):
             gitml.models.save_model(lambda x: x, tmp_path / "m")
@@ -88,7 +94,12 @@ def test_broken_plugin_is_reported_by_name_and_does_not_block_others(tmp_path, m
 
 
 def test_plugin_cannot_replace_a_builtin_flavor(tmp_path, monkeypatch):
-    site = _dist(tmp_path, "fake-sklearn", "sklearn = fake_sklearn_flavor", "raise RuntimeError('must not be imported')\n")
+    site = _dist(
+        tmp_path,
+        "fake-sklearn",
+        "sklearn = fake_sklearn_flavor",
+        "raise RuntimeError('must not be imported')\n",
+    )
     monkeypatch.syspath_prepend(str(site))
     try:
         reg = flavors.registry(refresh=True)
@@ -103,11 +114,16 @@ def test_uninstalled_plugin_module_is_a_clear_error(tmp_path, monkeypatch):
     info = base / "ghost-1.0.dist-info"
     info.mkdir(parents=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: ghost\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[gitml.flavors]\nghost = ghost_flavor_module_that_is_missing\n")
+    (info / "entry_points.txt").write_text(
+        "[gitml.flavors]\nghost = ghost_flavor_module_that_is_missing\n"
+    )
     monkeypatch.syspath_prepend(str(base))
     try:
         flavors.registry(refresh=True)
-        with pytest.raises(ModelError, match="flavor 'ghost' \\(entry point of ghost\\) cannot be imported: .*install its package"):
+        with pytest.raises(
+            ModelError,
+            match="flavor 'ghost' \\(entry point of ghost\\) cannot be imported: .*install its package",
+        ):
             flavors.get("ghost")
     finally:
         monkeypatch.undo()

@@ -82,7 +82,9 @@ def test_log_model_into_the_active_run(repo, logged, clf):
     run_id, info = logged
     assert info.model_uri == f"runs:/{run_id}/model"
     assert info.flavors == ("python_function", "sklearn")
-    tree = repo.git("ls-tree", "-r", "--name-only", f"refs/gitml/runs/{run_id}", "models/model").split()
+    tree = repo.git(
+        "ls-tree", "-r", "--name-only", f"refs/gitml/runs/{run_id}", "models/model"
+    ).split()
     assert "models/model/MLmodel" in tree and "models/model/model.pkl" in tree
     manifest = yaml.safe_load(repo.git("show", f"refs/gitml/runs/{run_id}:models/model/MLmodel"))
     assert manifest["run_id"] == run_id and manifest["artifact_path"] == "model"
@@ -94,7 +96,10 @@ def test_log_model_into_the_active_run(repo, logged, clf):
 
 
 def test_log_model_errors(repo, clf):
-    with pytest.raises(ModelError, match="log_model needs a run: call it inside `with gitml.start_run\\(\\):` or pass run_id="):
+    with pytest.raises(
+        ModelError,
+        match="log_model needs a run: call it inside `with gitml.start_run\\(\\):` or pass run_id=",
+    ):
         gitml.sklearn.log_model(clf, "model")
     with gitml.start_run():
         with pytest.raises(gitml.errors.InvalidKey, match="invalid model name"):
@@ -107,7 +112,9 @@ def test_log_model_to_a_run_by_id_and_missing_models(repo, clf):
     client = gitml.Client()
     run = client.create_run(run_name="by-id")
     client.set_terminated(run.info.run_id)
-    info = gitml.pyfunc.log_model(lambda d: d["a"] * 2, "doubler", run_id="by-id", input_example=X[:1])
+    info = gitml.pyfunc.log_model(
+        lambda d: d["a"] * 2, "doubler", run_id="by-id", input_example=X[:1]
+    )
     assert gitml.load_model(info.model_uri).predict(X).tolist() == [2.0, 4.0, 6.0, 8.0]
     with pytest.raises(gitml.errors.ArtifactError, match="has no model 'other'"):
         gitml.load_model("runs:/by-id/other")
@@ -137,7 +144,10 @@ def test_models_made_elsewhere_warn_on_load(repo, logged):
     w = runs_mod.open_writer(store, run_id)
     w.set_info(host="someone-elses-laptop", user="mallory")
     w.flush()
-    with pytest.warns(UntrustedModelWarning, match="made by mallory on someone-elses-laptop: loading its pickle runs their code"):
+    with pytest.warns(
+        UntrustedModelWarning,
+        match="made by mallory on someone-elses-laptop: loading its pickle runs their code",
+    ):
         gitml.load_model(info.model_uri)
 
 
@@ -149,15 +159,21 @@ def test_register_versions_and_aliases(repo, logged, clf):
     v1 = registry.register(info.model_uri, "churn", description="first")
     v2 = registry.register(f"runs:/{run_id}/model", "churn")
     assert (v1.version, v2.version) == (1, 2)
-    assert v1.run_id == run_id and v1.source == f"runs:/{run_id}/model" and v1.description == "first"
-    refs = repo.git("for-each-ref", "--format=%(refname)", "refs/gitml/models", "refs/gitml/aliases").split()
+    assert (
+        v1.run_id == run_id and v1.source == f"runs:/{run_id}/model" and v1.description == "first"
+    )
+    refs = repo.git(
+        "for-each-ref", "--format=%(refname)", "refs/gitml/models", "refs/gitml/aliases"
+    ).split()
     assert refs == ["refs/gitml/models/churn/1", "refs/gitml/models/churn/2"]
     # the version commit: the model directory plus version.yaml, parent = the run's commit
     files = repo.git("ls-tree", "--name-only", "refs/gitml/models/churn/1").split()
     assert "MLmodel" in files and "version.yaml" in files
     run_commit_then = repo.git("rev-parse", "refs/gitml/models/churn/1^").strip()
     assert repo.git("show", f"{run_commit_then}:run.yaml").count(run_id) >= 1
-    assert yaml.safe_load(repo.git("show", "refs/gitml/models/churn/1:version.yaml"))["version"] == 1
+    assert (
+        yaml.safe_load(repo.git("show", "refs/gitml/models/churn/1:version.yaml"))["version"] == 1
+    )
 
     registry.set_alias("churn", "champion", 1)
     assert registry.aliases("churn") == {"champion": 1}
@@ -261,7 +277,11 @@ def test_cli_register_alias_ls_show(repo, logged):
     import json
 
     rows = json.loads(r.output)
-    assert rows[0]["version"] == 1 and rows[0]["aliases"] == ["champion"] and rows[0]["description"] == "baseline"
+    assert (
+        rows[0]["version"] == 1
+        and rows[0]["aliases"] == ["champion"]
+        and rows[0]["description"] == "baseline"
+    )
     r = runner.invoke(models_cli, ["ls", "churn", "--format", "csv"])
     assert r.output.splitlines()[0] == "version,aliases,created,source,description"
     r = runner.invoke(models_cli, ["show", "models:/churn@champion"])

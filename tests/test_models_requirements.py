@@ -25,7 +25,9 @@ def test_modules_of_a_numpy_pickle_at_every_protocol(protocol):
 
 
 def test_sklearn_pipeline_modules():
-    pipe = make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=2)).fit([[0, 1], [1, 0]], [0, 1])
+    pipe = make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=2)).fit(
+        [[0, 1], [1, 0]], [0, 1]
+    )
     mods = modules_in_pickle(pickle.dumps(pipe))
     assert "sklearn.pipeline" in mods and "sklearn.preprocessing._data" in mods
     assert any(m.startswith("sklearn.tree") for m in mods)
@@ -42,13 +44,25 @@ def test_cloudpickled_function_records_the_modules_it_uses():
 
 
 def test_distributions_skip_stdlib_and_local_code():
-    found = distributions_for(["json.decoder", "numpy.core.multiarray", "__main__", "my_local_module", "gitml.models.pyfunc"])
+    found = distributions_for(
+        [
+            "json.decoder",
+            "numpy.core.multiarray",
+            "__main__",
+            "my_local_module",
+            "gitml.models.pyfunc",
+        ]
+    )
     assert found == {"numpy": np.__version__, "gitml": gitml.__version__}
 
 
 def test_infer_requirements_pins_installed_versions():
-    reqs = infer_requirements([pickle.dumps(np.arange(2))], always=["cloudpickle", "not-installed-dist"])
-    assert reqs == sorted([f"numpy=={np.__version__}", f"cloudpickle=={md.version('cloudpickle')}"], key=str.lower)
+    reqs = infer_requirements(
+        [pickle.dumps(np.arange(2))], always=["cloudpickle", "not-installed-dist"]
+    )
+    assert reqs == sorted(
+        [f"numpy=={np.__version__}", f"cloudpickle=={md.version('cloudpickle')}"], key=str.lower
+    )
 
 
 def test_corrupt_pickle_is_a_clear_error():

@@ -60,14 +60,26 @@ def test_infer_from_numpy_array_is_a_tensor_with_free_first_dimension():
 
 
 def test_infer_from_dict_of_scalars_lists_and_arrays():
-    assert infer_schema({"a": 1.0, "b": "x"}).specs == [ColSpec("double", "a"), ColSpec("string", "b")]
-    assert infer_schema({"a": [1, 2], "b": [0.5, 1.5]}).specs == [ColSpec("long", "a"), ColSpec("double", "b")]
+    assert infer_schema({"a": 1.0, "b": "x"}).specs == [
+        ColSpec("double", "a"),
+        ColSpec("string", "b"),
+    ]
+    assert infer_schema({"a": [1, 2], "b": [0.5, 1.5]}).specs == [
+        ColSpec("long", "a"),
+        ColSpec("double", "b"),
+    ]
     tensors = infer_schema({"img": np.zeros((2, 4, 4)), "mask": np.zeros((2, 4), dtype=bool)})
-    assert tensors.specs == [TensorSpec("float64", (-1, 4, 4), "img"), TensorSpec("bool", (-1, 4), "mask")]
+    assert tensors.specs == [
+        TensorSpec("float64", (-1, 4, 4), "img"),
+        TensorSpec("bool", (-1, 4), "mask"),
+    ]
 
 
 def test_infer_from_lists():
-    assert infer_schema([{"a": 1, "b": "x"}]).specs == [ColSpec("long", "a"), ColSpec("string", "b")]
+    assert infer_schema([{"a": 1, "b": "x"}]).specs == [
+        ColSpec("long", "a"),
+        ColSpec("string", "b"),
+    ]
     assert infer_schema(["hello", "world"]).specs == [ColSpec("string")]
     assert infer_schema([[1.0, 2.0], [3.0, 4.0]]).specs == [TensorSpec("float64", (-1, 2))]
     assert infer_schema("text").specs == [ColSpec("string")]
@@ -92,9 +104,13 @@ def test_infer_errors_are_clear(data, message):
 
 
 def test_infer_signature_with_output_and_params():
-    sig = infer_signature(pd.DataFrame({"x": [1.0]}), np.array([1, 0]), params={"k": 3, "tags": ["a", "b"]})
+    sig = infer_signature(
+        pd.DataFrame({"x": [1.0]}), np.array([1, 0]), params={"k": 3, "tags": ["a", "b"]}
+    )
     assert sig.outputs == Schema([TensorSpec("int64", (-1,))])
-    assert sig.params == ParamSchema([ParamSpec("k", "long", 3), ParamSpec("tags", "string", ["a", "b"], (-1,))])
+    assert sig.params == ParamSchema(
+        [ParamSpec("k", "long", 3), ParamSpec("tags", "string", ["a", "b"], (-1,))]
+    )
 
 
 # ------------------------------------------------------------------ encoding
@@ -117,7 +133,20 @@ def test_encoding_matches_mlflow_and_round_trips():
 _names = st.text(alphabet="abcxyz_0123", min_size=1, max_size=8)
 
 
-@given(st.lists(st.tuples(_names, st.sampled_from(["boolean", "integer", "long", "float", "double", "string", "binary", "datetime"]), st.booleans()), min_size=1, max_size=6, unique_by=lambda t: t[0]))
+@given(
+    st.lists(
+        st.tuples(
+            _names,
+            st.sampled_from(
+                ["boolean", "integer", "long", "float", "double", "string", "binary", "datetime"]
+            ),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=6,
+        unique_by=lambda t: t[0],
+    )
+)
 def test_column_schema_json_round_trip(cols):
     schema = Schema(ColSpec(t, n, r) for n, t, r in cols)
     assert Schema.from_json(schema.to_json()) == schema
@@ -125,7 +154,10 @@ def test_column_schema_json_round_trip(cols):
     assert ModelSignature.from_dict(json.loads(json.dumps(sig.to_dict()))) == sig
 
 
-@given(st.lists(st.integers(min_value=-1, max_value=50), max_size=4), st.sampled_from(["float32", "float64", "int64", "uint8", "bool"]))
+@given(
+    st.lists(st.integers(min_value=-1, max_value=50), max_size=4),
+    st.sampled_from(["float32", "float64", "int64", "uint8", "bool"]),
+)
 def test_tensor_schema_json_round_trip(shape, dtype):
     schema = Schema([TensorSpec(dtype, tuple(shape))])
     assert Schema.from_json(schema.to_json()) == schema
@@ -146,7 +178,9 @@ def test_invalid_schemas_are_rejected():
 
 # ------------------------------------------------------------------ enforcement: columns
 
-SCHEMA = Schema([ColSpec("double", "a"), ColSpec("long", "b"), ColSpec("string", "c", required=False)])
+SCHEMA = Schema(
+    [ColSpec("double", "a"), ColSpec("long", "b"), ColSpec("string", "c", required=False)]
+)
 
 
 def test_columns_are_reordered_by_name_and_extras_dropped_with_a_warning():
@@ -158,7 +192,13 @@ def test_columns_are_reordered_by_name_and_extras_dropped_with_a_warning():
 
 
 def test_safe_widening():
-    df = pd.DataFrame({"a": np.array([1, 2], dtype=np.int32), "b": np.array([3, 4], dtype=np.int16), "c": ["x", "y"]})
+    df = pd.DataFrame(
+        {
+            "a": np.array([1, 2], dtype=np.int32),
+            "b": np.array([3, 4], dtype=np.int16),
+            "c": ["x", "y"],
+        }
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         out = enforce_schema(df, SCHEMA)
@@ -179,13 +219,31 @@ def test_missing_optional_column_is_filled():
 @pytest.mark.parametrize(
     "frame, message",
     [
-        (pd.DataFrame({"a": [1.0]}), "the input is missing column 'b' (the model expects columns: a, b, c)"),
+        (
+            pd.DataFrame({"a": [1.0]}),
+            "the input is missing column 'b' (the model expects columns: a, b, c)",
+        ),
         (pd.DataFrame({"a": ["x"], "b": [1]}), "column 'a' has type str, the model expects double"),
-        (pd.DataFrame({"a": [1.0], "b": [1.5]}), "column 'b' has type float64, the model expects long"),
-        (pd.DataFrame({"a": [1.0], "b": [None]}), "column 'b' has missing values but the model's signature requires it"),
-        (pd.DataFrame({"a": [2**60], "b": [1]}), "column 'a' has type int64 (values too large to be exact in double)"),
-        (pd.DataFrame({"a": [1.0], "b": [1], "c": [5]}), "column 'c' has type int64, the model expects string"),
-        (pd.DataFrame({"a": [True], "b": [1]}), "column 'a' has type bool, the model expects double"),
+        (
+            pd.DataFrame({"a": [1.0], "b": [1.5]}),
+            "column 'b' has type float64, the model expects long",
+        ),
+        (
+            pd.DataFrame({"a": [1.0], "b": [None]}),
+            "column 'b' has missing values but the model's signature requires it",
+        ),
+        (
+            pd.DataFrame({"a": [2**60], "b": [1]}),
+            "column 'a' has type int64 (values too large to be exact in double)",
+        ),
+        (
+            pd.DataFrame({"a": [1.0], "b": [1], "c": [5]}),
+            "column 'c' has type int64, the model expects string",
+        ),
+        (
+            pd.DataFrame({"a": [True], "b": [1]}),
+            "column 'a' has type bool, the model expects double",
+        ),
     ],
 )
 def test_column_errors_name_the_column(frame, message):
@@ -196,7 +254,14 @@ def test_column_errors_name_the_column(frame, message):
 
 
 def test_other_column_types():
-    schema = Schema([ColSpec("boolean", "b"), ColSpec("binary", "bin"), ColSpec("datetime", "t"), ColSpec("integer", "i")])
+    schema = Schema(
+        [
+            ColSpec("boolean", "b"),
+            ColSpec("binary", "bin"),
+            ColSpec("datetime", "t"),
+            ColSpec("integer", "i"),
+        ]
+    )
     out = enforce_schema(
         {"b": [True], "bin": ["aGk="], "t": ["2024-01-02"], "i": [7]},
         schema,
@@ -216,11 +281,18 @@ def test_other_column_types():
 
 def test_table_input_kinds():
     expected = pd.DataFrame({"a": [1.0], "b": [2]})
-    for data in ({"a": 1.0, "b": 2}, [{"a": 1.0, "b": 2}], {"a": [1.0], "b": [2]}, np.array([[1.0, 2]])):
+    for data in (
+        {"a": 1.0, "b": 2},
+        [{"a": 1.0, "b": 2}],
+        {"a": [1.0], "b": [2]},
+        np.array([[1.0, 2]]),
+    ):
         out = enforce_schema(data, Schema([ColSpec("double", "a"), ColSpec("long", "b")]))
         assert out["a"].tolist() == expected["a"].tolist()
     with pytest.raises(ModelError, match="expects 2 column"):
-        enforce_schema(np.array([[1.0, 2, 3]]), Schema([ColSpec("double", "a"), ColSpec("long", "b")]))
+        enforce_schema(
+            np.array([[1.0, 2, 3]]), Schema([ColSpec("double", "a"), ColSpec("long", "b")])
+        )
     with pytest.raises(ModelError, match="expects a table"):
         enforce_schema(object(), SCHEMA)
 
@@ -244,7 +316,9 @@ def test_tensor_enforcement():
     assert out.dtype == np.float64 and out.shape == (2, 2)
     out = enforce_schema(pd.DataFrame({"a": [1.0], "b": [2.0]}), schema)
     assert out.shape == (1, 2)
-    with pytest.raises(ModelError, match=r"the input has shape \(1, 3\), the model expects \(-1, 2\)"):
+    with pytest.raises(
+        ModelError, match=r"the input has shape \(1, 3\), the model expects \(-1, 2\)"
+    ):
         enforce_schema([[1, 2, 3]], schema)
     with pytest.raises(ModelError, match="the input has dtype <U1, the model expects float64"):
         enforce_schema([["a", "b"]], schema)
@@ -269,7 +343,13 @@ def test_named_tensors():
 
 
 def test_params_defaults_conversion_and_errors():
-    schema = ParamSchema([ParamSpec("k", "long", 3), ParamSpec("t", "double", 0.5), ParamSpec("tags", "string", [], (-1,))])
+    schema = ParamSchema(
+        [
+            ParamSpec("k", "long", 3),
+            ParamSpec("t", "double", 0.5),
+            ParamSpec("tags", "string", [], (-1,)),
+        ]
+    )
     assert enforce_params(None, schema) == {"k": 3, "t": 0.5, "tags": []}
     assert enforce_params({"t": 1, "tags": ["a"]}, schema) == {"k": 3, "t": 1.0, "tags": ["a"]}
     with pytest.warns(UserWarning, match="ignoring params not in the model's signature: zzz"):

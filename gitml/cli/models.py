@@ -32,7 +32,9 @@ def _warnings_as_lines() -> Iterator[None]:
     """Show Python warnings (an untrusted model, dropped columns) as ``Warning: ...`` lines."""
     original = warnings.showwarning
 
-    def show(message: Any, category: Any, filename: Any, lineno: Any, file: Any = None, line: Any = None) -> None:
+    def show(
+        message: Any, category: Any, filename: Any, lineno: Any, file: Any = None, line: Any = None
+    ) -> None:
         click.echo(f"Warning: {message}", err=True)
 
     warnings.showwarning = show
@@ -49,27 +51,66 @@ def models() -> None:
 
 @models.command()
 @click.argument("model_uri")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for all).")
-@click.option("--port", "-p", default=5000, show_default=True, type=click.IntRange(0, 65535), help="Port (0: any free port).")
-@click.option("--workers", "-w", default=1, show_default=True, type=click.IntRange(1, 256), help="Processes sharing the socket.")
-@click.option("--max-body", default=64 * 1024 * 1024, show_default=True, type=click.IntRange(1), help="Largest request body in bytes (larger: 413).")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for all)."
+)
+@click.option(
+    "--port",
+    "-p",
+    default=5000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port (0: any free port).",
+)
+@click.option(
+    "--workers",
+    "-w",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Processes sharing the socket.",
+)
+@click.option(
+    "--max-body",
+    default=64 * 1024 * 1024,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Largest request body in bytes (larger: 413).",
+)
 def serve(model_uri: str, host: str, port: int, workers: int, max_body: int) -> None:
     """Serve MODEL_URI over HTTP with MLflow's scoring protocol (POST /invocations).
 
     MODEL_URI is runs:/<run>/<name>, models:/<name>/<version>, models:/<name>@<alias> or a path.
     """
-    from ..serve import describe_bind, serve as run_server
+    from ..serve import describe_bind
+    from ..serve import serve as run_server
 
     def ready(bound: int) -> None:
-        click.echo(f"Serving {model_uri} on {describe_bind(host, bound)} (workers: {workers}; Ctrl-C or SIGTERM stops)", err=True)
+        click.echo(
+            f"Serving {model_uri} on {describe_bind(host, bound)} (workers: {workers}; Ctrl-C or SIGTERM stops)",
+            err=True,
+        )
 
     run_server(model_uri, host=host, port=port, workers=workers, max_body=max_body, ready=ready)
 
 
 @models.command()
 @click.argument("model_uri")
-@click.option("--input", "-i", "input_path", required=True, type=click.Path(dir_okay=False), help="A .csv or .json input file.")
-@click.option("--output", "-o", "output_path", type=click.Path(dir_okay=False, writable=True), help="Write predictions here (default: stdout).")
+@click.option(
+    "--input",
+    "-i",
+    "input_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="A .csv or .json input file.",
+)
+@click.option(
+    "--output",
+    "-o",
+    "output_path",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write predictions here (default: stdout).",
+)
 def predict(model_uri: str, input_path: str, output_path: str | None) -> None:
     """Predict with MODEL_URI on an input file; prints {"predictions": [...]}.
 
@@ -131,12 +172,21 @@ def ls_(name: str | None, format: str) -> None:  # noqa: A002 - the option's nam
         click.echo(to_json(rows))
         return
     if not rows:
-        click.echo("No registered models; register one with `gitml models register runs:/<run>/<model> NAME`.", err=True)
+        click.echo(
+            "No registered models; register one with `gitml models register runs:/<run>/<model> NAME`.",
+            err=True,
+        )
         return
     if name:
         headers = ["version", "aliases", "created", "source", "description"]
         cells = [
-            [str(r["version"]), ",".join(r["aliases"]), r["created"], r["source"], r["description"] or ""]
+            [
+                str(r["version"]),
+                ",".join(r["aliases"]),
+                r["created"],
+                r["source"],
+                r["description"] or "",
+            ]
             for r in rows
         ]
     else:
@@ -151,7 +201,14 @@ def ls_(name: str | None, format: str) -> None:  # noqa: A002 - the option's nam
 
 @models.command()
 @click.argument("model_uri")
-@click.option("--format", "fmt", type=click.Choice(["text", "yaml", "json"]), default="text", show_default=True, help="Output format.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "yaml", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
 def show(model_uri: str, fmt: str) -> None:
     """Show a model: flavors, signature, requirements, run and registry facts."""
     from .. import yamlio

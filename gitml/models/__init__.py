@@ -7,7 +7,8 @@ the model's MLmodel. numpy, pandas and scikit-learn are imported only when used.
 from __future__ import annotations
 
 from .api import ModelInfo, load_model, log_model, save_model
-from .flavors import ENTRY_POINT_GROUP, Flavor, register as register_flavor
+from .flavors import ENTRY_POINT_GROUP, Flavor
+from .flavors import register as register_flavor
 from .loaded import PyFuncModel
 from .mlmodel import Model
 from .pyfunc import PythonModel, PythonModelContext

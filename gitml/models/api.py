@@ -44,7 +44,9 @@ class ModelInfo:
         return self.name
 
 
-def save_model(model: Any, path: str | os.PathLike[str], flavor: str | None = None, **kwargs: Any) -> Model:
+def save_model(
+    model: Any, path: str | os.PathLike[str], flavor: str | None = None, **kwargs: Any
+) -> Model:
     """Save ``model`` to a new directory with the flavor that fits it.
 
     Args:
@@ -94,7 +96,9 @@ def log_model(
 
         active = active_run()
         if active is None:
-            raise ModelError("log_model needs a run: call it inside `with gitml.start_run():` or pass run_id=")
+            raise ModelError(
+                "log_model needs a run: call it inside `with gitml.start_run():` or pass run_id="
+            )
         run_id = active.run_id
     else:
         from ..client import Client
@@ -103,7 +107,9 @@ def log_model(
     tmp = tempfile.mkdtemp(prefix="gitml-log-")
     try:
         local = os.path.join(tmp, "model")
-        mlmodel = module.save_model(model, local, mlmodel=Model(run_id=run_id, artifact_path=name), **kwargs)
+        mlmodel = module.save_model(
+            model, local, mlmodel=Model(run_id=run_id, artifact_path=name), **kwargs
+        )
         _store_in_run(local, run_id, name, active, repo)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -27,7 +27,8 @@ def describe(model_uri: str, repo: str | None = None) -> dict[str, Any]:
     info["model_uuid"] = mlmodel.model_uuid
     info["created"] = mlmodel.utc_time_created
     info["flavors"] = {
-        name: {k: v for k, v in conf.items() if k != "env"} for name, conf in mlmodel.flavors.items()
+        name: {k: v for k, v in conf.items() if k != "env"}
+        for name, conf in mlmodel.flavors.items()
     }
     sig = mlmodel.signature
     info["signature"] = (
@@ -56,14 +57,18 @@ def render_text(info: dict[str, Any]) -> str:
     if reg:
         aliases = f"  aliases: {', '.join(reg['aliases'])}" if reg["aliases"] else ""
         lines.append(f"  registered  {reg['name']} version {reg['version']}{aliases}")
-        lines.append(f"  source      {reg['source']}  (by {reg['registered_by']}, {reg['created']})")
+        lines.append(
+            f"  source      {reg['source']}  (by {reg['registered_by']}, {reg['created']})"
+        )
         if reg.get("description"):
             lines.append(f"  note        {reg['description']}")
     if info.get("run_id"):
         lines.append(f"  run         {info['run_id']}  name {info.get('artifact_path') or '-'}")
     lines.append(f"  created     {info['created']}   uuid {info['model_uuid']}")
     for name, conf in info["flavors"].items():
-        detail = ", ".join(f"{k}={v}" for k, v in sorted(conf.items()) if v is not None and not isinstance(v, dict))
+        detail = ", ".join(
+            f"{k}={v}" for k, v in sorted(conf.items()) if v is not None and not isinstance(v, dict)
+        )
         lines.append(f"  flavor      {name}: {detail}")
     sig = info.get("signature")
     if sig and sig.get("inputs"):
@@ -71,7 +76,10 @@ def render_text(info: dict[str, Any]) -> str:
     if sig and sig.get("outputs"):
         lines.append("  outputs     " + _schema_text(sig["outputs"]))
     if sig and sig.get("params"):
-        lines.append("  params      " + ", ".join(f"{p['name']}: {p['type']} = {p['default']!r}" for p in sig["params"]))
+        lines.append(
+            "  params      "
+            + ", ".join(f"{p['name']}: {p['type']} = {p['default']!r}" for p in sig["params"])
+        )
     if info.get("input_example"):
         lines.append(f"  example     {info['input_example']}")
     if info.get("requirements"):

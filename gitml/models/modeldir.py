@@ -28,7 +28,9 @@ def create_dir(path: str | os.PathLike[str]) -> str:
     """Create an empty model directory; refuse a path that exists and is not an empty directory."""
     path = os.fspath(path)
     if os.path.exists(path) and (not os.path.isdir(path) or os.listdir(path)):
-        raise ModelError(f"model path {path!r} already exists: choose a new path or remove it first")
+        raise ModelError(
+            f"model path {path!r} already exists: choose a new path or remove it first"
+        )
     os.makedirs(path, exist_ok=True)
     return path
 
@@ -71,11 +73,17 @@ def save_input_example(model_dir: str, example: Any) -> dict[str, Any]:
     import numpy as np
     import pandas as pd
 
-    info: dict[str, Any] = {"artifact_path": INPUT_EXAMPLE_FILE, "serving_input_path": SERVING_EXAMPLE_FILE}
+    info: dict[str, Any] = {
+        "artifact_path": INPUT_EXAMPLE_FILE,
+        "serving_input_path": SERVING_EXAMPLE_FILE,
+    }
     if isinstance(example, pd.Series):
         example = example.to_frame()
     if isinstance(example, pd.DataFrame):
-        split = {"columns": [str(c) for c in example.columns], "data": jsonable(example.to_numpy().tolist())}
+        split = {
+            "columns": [str(c) for c in example.columns],
+            "data": jsonable(example.to_numpy().tolist()),
+        }
         stored, serving = split, {"dataframe_split": split}
         info.update(type="dataframe", pandas_orient="split")
     elif isinstance(example, np.ndarray):
@@ -184,7 +192,9 @@ def finish(
             if example_predict is not None:
                 try:
                     output = example_predict(input_example)
-                except Exception:  # the output schema is optional; a failing predict must not block saving
+                except (
+                    Exception
+                ):  # the output schema is optional; a failing predict must not block saving
                     output = None
             try:
                 signature = infer_signature(input_example, output)
@@ -192,7 +202,9 @@ def finish(
                 signature = infer_signature(input_example)
     if signature:
         if not isinstance(signature, ModelSignature):
-            raise ModelError(f"signature must be a ModelSignature (see infer_signature), got {type(signature).__name__}")
+            raise ModelError(
+                f"signature must be a ModelSignature (see infer_signature), got {type(signature).__name__}"
+            )
         mlmodel.signature = signature
     if metadata:
         mlmodel.metadata = dict(metadata)

@@ -24,7 +24,9 @@ class PayloadError(ModelError):
     """A request body that is not a valid scoring payload (HTTP 400)."""
 
 
-def parse_json(body: bytes | str, schema: Schema | None = None, lenient: bool = False) -> tuple[Any, dict[str, Any] | None]:
+def parse_json(
+    body: bytes | str, schema: Schema | None = None, lenient: bool = False
+) -> tuple[Any, dict[str, Any] | None]:
     """Decode a JSON scoring payload into (model input, params).
 
     Args:
@@ -42,7 +44,13 @@ def parse_json(body: bytes | str, schema: Schema | None = None, lenient: bool = 
         raise PayloadError(f"the body is not valid JSON: {e}") from None
     if lenient and isinstance(doc, list):
         doc = {"dataframe_records": doc}
-    elif lenient and isinstance(doc, dict) and "columns" in doc and "data" in doc and not set(doc) & set(FORMATS):
+    elif (
+        lenient
+        and isinstance(doc, dict)
+        and "columns" in doc
+        and "data" in doc
+        and not set(doc) & set(FORMATS)
+    ):
         doc = {"dataframe_split": doc}
     if not isinstance(doc, dict):
         raise PayloadError(
@@ -51,10 +59,14 @@ def parse_json(body: bytes | str, schema: Schema | None = None, lenient: bool = 
     present = [k for k in FORMATS if k in doc]
     if len(present) != 1:
         found = ", ".join(map(str, doc)) or "nothing"
-        raise PayloadError(f"the JSON body needs exactly one of {', '.join(FORMATS)}; it has: {found}")
+        raise PayloadError(
+            f"the JSON body needs exactly one of {', '.join(FORMATS)}; it has: {found}"
+        )
     unknown = [k for k in doc if k not in FORMATS and k != "params"]
     if unknown:
-        raise PayloadError(f"unknown field(s) in the JSON body: {', '.join(map(str, unknown))} (allowed: one format key and params)")
+        raise PayloadError(
+            f"unknown field(s) in the JSON body: {', '.join(map(str, unknown))} (allowed: one format key and params)"
+        )
     params = doc.get("params")
     if params is not None and not isinstance(params, dict):
         raise PayloadError(f"params must be a JSON object, got {type(params).__name__}")
@@ -71,13 +83,19 @@ def _frame_split(value: Any, schema: Schema | None) -> Any:
     import pandas as pd
 
     if not isinstance(value, dict) or "data" not in value:
-        raise PayloadError('dataframe_split must be an object {"columns": [...], "data": [[...], ...]}')
+        raise PayloadError(
+            'dataframe_split must be an object {"columns": [...], "data": [[...], ...]}'
+        )
     data = value["data"]
     columns = value.get("columns")
     if not isinstance(data, list) or (columns is not None and not isinstance(columns, list)):
-        raise PayloadError("dataframe_split: 'data' must be a list of rows and 'columns' a list of names")
+        raise PayloadError(
+            "dataframe_split: 'data' must be a list of rows and 'columns' a list of names"
+        )
     if columns is not None and any(not isinstance(r, list) or len(r) != len(columns) for r in data):
-        raise PayloadError(f"dataframe_split: every row of 'data' must be a list of {len(columns)} values (one per column)")
+        raise PayloadError(
+            f"dataframe_split: every row of 'data' must be a list of {len(columns)} values (one per column)"
+        )
     try:
         frame = pd.DataFrame(data, columns=columns, index=value.get("index"))
     except (ValueError, TypeError) as e:
@@ -97,7 +115,12 @@ def _tensor_input(key: str, value: Any, schema: Schema | None) -> Any:
     import numpy as np
     import pandas as pd
 
-    if key == "instances" and isinstance(value, list) and value and all(isinstance(r, dict) for r in value):
+    if (
+        key == "instances"
+        and isinstance(value, list)
+        and value
+        and all(isinstance(r, dict) for r in value)
+    ):
         return pd.DataFrame(value)
     if isinstance(value, dict):
         try:
@@ -108,9 +131,13 @@ def _tensor_input(key: str, value: Any, schema: Schema | None) -> Any:
         try:
             arr = np.asarray(value)
         except ValueError:
-            raise PayloadError(f"{key} is a ragged list: every row must have the same length") from None
+            raise PayloadError(
+                f"{key} is a ragged list: every row must have the same length"
+            ) from None
         if arr.dtype == object:
-            raise PayloadError(f"{key} mixes value types: give numbers, strings or booleans of one kind")
+            raise PayloadError(
+                f"{key} mixes value types: give numbers, strings or booleans of one kind"
+            )
         return arr
     return np.asarray([value])
 
@@ -121,7 +148,9 @@ def parse_csv(body: bytes | str, schema: Schema | None = None) -> Any:
 
     dtypes = None
     if schema is not None and not schema.is_tensor and schema.has_names:
-        dtypes = {s.name: str for s in schema.specs if getattr(s, "type", None) in ("string", "binary")}
+        dtypes = {
+            s.name: str for s in schema.specs if getattr(s, "type", None) in ("string", "binary")
+        }
     raw = body.encode() if isinstance(body, str) else body
     if not raw.strip():
         raise PayloadError("the CSV body is empty: send a header row and one row per input")
@@ -134,9 +163,13 @@ def parse_csv(body: bytes | str, schema: Schema | None = None) -> Any:
 def predictions_json(predictions: Any) -> bytes:
     """``{"predictions": ...}`` as UTF-8 JSON (DataFrames as records, arrays as lists, NaN as null)."""
     try:
-        return json.dumps({"predictions": jsonable(predictions)}, allow_nan=False, separators=(",", ":")).encode()
+        return json.dumps(
+            {"predictions": jsonable(predictions)}, allow_nan=False, separators=(",", ":")
+        ).encode()
     except (TypeError, ValueError) as e:
-        raise ModelError(f"the model returned predictions that cannot be sent as JSON: {e}") from None
+        raise ModelError(
+            f"the model returned predictions that cannot be sent as JSON: {e}"
+        ) from None
 
 
 def read_input_file(path: str, schema: Schema | None = None) -> tuple[Any, dict[str, Any] | None]:

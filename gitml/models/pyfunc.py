@@ -29,12 +29,16 @@ ARTIFACTS_DIR = "artifacts"
 class PythonModelContext:
     """What ``load_context`` and ``predict`` receive: local artifact paths and the model config."""
 
-    def __init__(self, artifacts: dict[str, str] | None = None, model_config: dict[str, Any] | None = None):
+    def __init__(
+        self, artifacts: dict[str, str] | None = None, model_config: dict[str, Any] | None = None
+    ):
         self.artifacts = dict(artifacts or {})
         self.model_config = dict(model_config or {})
 
     def __repr__(self) -> str:
-        return f"PythonModelContext(artifacts={self.artifacts!r}, model_config={self.model_config!r})"
+        return (
+            f"PythonModelContext(artifacts={self.artifacts!r}, model_config={self.model_config!r})"
+        )
 
 
 class PythonModel:
@@ -49,9 +53,13 @@ class PythonModel:
     def load_context(self, context: PythonModelContext) -> None:
         """Called once after loading, with the model's artifacts; load heavy state here."""
 
-    def predict(self, context: PythonModelContext, model_input: Any, params: dict[str, Any] | None = None) -> Any:
+    def predict(
+        self, context: PythonModelContext, model_input: Any, params: dict[str, Any] | None = None
+    ) -> Any:
         """Return predictions for ``model_input``."""
-        raise NotImplementedError("PythonModel subclasses must implement predict(context, model_input, params=None)")
+        raise NotImplementedError(
+            "PythonModel subclasses must implement predict(context, model_input, params=None)"
+        )
 
 
 def handles(model: Any) -> bool:
@@ -122,10 +130,16 @@ def save_model(
             f.write(data)
         mlmodel = mlmodel or Model()
         mlmodel.add_flavor(FLAVOR_NAME, **conf)
-        impl = _Wrapper(python_model, PythonModelContext(
-            {k: os.path.join(path, v["path"]) for k, v in (conf.get("artifacts") or {}).items()},
-            model_config,
-        ))
+        impl = _Wrapper(
+            python_model,
+            PythonModelContext(
+                {
+                    k: os.path.join(path, v["path"])
+                    for k, v in (conf.get("artifacts") or {}).items()
+                },
+                model_config,
+            ),
+        )
         if isinstance(python_model, PythonModel) or _is_mlflow_python_model(python_model):
             try:
                 python_model.load_context(impl.context)
@@ -161,7 +175,9 @@ def _copy_code_paths(model_dir: str, code_paths: Iterable[str]) -> str:
         elif os.path.isfile(src):
             shutil.copy2(src, target)
         else:
-            raise ModelError(f"code path {src!r} does not exist: give existing files or directories")
+            raise ModelError(
+                f"code path {src!r} does not exist: give existing files or directories"
+            )
     return CODE_DIR
 
 
@@ -181,14 +197,17 @@ def _copy_artifacts(model_dir: str, artifacts: dict[str, str]) -> dict[str, dict
         elif os.path.isfile(src):
             shutil.copy2(src, target)
         else:
-            raise ModelError(f"artifact {name!r}: {src!r} does not exist (artifacts are local files or directories)")
+            raise ModelError(
+                f"artifact {name!r}: {src!r} does not exist (artifacts are local files or directories)"
+            )
         out[name] = {"path": rel}
     return out
 
 
 def _is_mlflow_python_model(obj: Any) -> bool:
     return any(
-        c.__name__ == "PythonModel" and c.__module__.startswith("mlflow.") for c in type(obj).__mro__
+        c.__name__ == "PythonModel" and c.__module__.startswith("mlflow.")
+        for c in type(obj).__mro__
     )
 
 
@@ -243,14 +262,18 @@ def _load_object(model_dir: str, mlmodel: Model) -> tuple[Any, PythonModelContex
         with open(pkl, "rb") as f:
             obj = cloudpickle.load(f)
     except FileNotFoundError:
-        raise ModelError(f"the model file {conf.get('python_model')!r} is missing from {model_dir!r}") from None
+        raise ModelError(
+            f"the model file {conf.get('python_model')!r} is missing from {model_dir!r}"
+        ) from None
     except ModuleNotFoundError as e:
         raise ModelError(
             f"the model needs module {e.name!r}, which is not importable here: install it (see the model's"
             " requirements.txt), or save local modules with the model through code_paths="
         ) from None
     artifacts = {
-        name: model_file(model_dir, spec["path"] if isinstance(spec, dict) else spec, f"artifact {name!r}")
+        name: model_file(
+            model_dir, spec["path"] if isinstance(spec, dict) else spec, f"artifact {name!r}"
+        )
         for name, spec in (conf.get("artifacts") or {}).items()
     }
     context = PythonModelContext(artifacts, conf.get("model_config"))

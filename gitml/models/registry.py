@@ -66,7 +66,12 @@ class ModelVersion:
 
 def validate_name(name: object, what: str = "model name") -> str:
     """A registered model name or alias: letters, digits, ``_ . -``; at most 100 characters."""
-    if not isinstance(name, str) or not _NAME.match(name) or ".." in name or name.endswith((".lock", ".")):
+    if (
+        not isinstance(name, str)
+        or not _NAME.match(name)
+        or ".." in name
+        or name.endswith((".lock", "."))
+    ):
         raise ModelError(
             f"invalid {what} {name!r}: use letters, digits, '_', '.', '-' (at most 100, starting with a letter or digit)"
         )
@@ -77,7 +82,9 @@ def validate_alias(alias: object) -> str:
     validate_name(alias, "alias")
     assert isinstance(alias, str)
     if alias.isdigit() or alias == "latest":
-        raise ModelError(f"invalid alias {alias!r}: it would read as a version; use a word like 'champion'")
+        raise ModelError(
+            f"invalid alias {alias!r}: it would read as a version; use a word like 'champion'"
+        )
     return alias
 
 
@@ -96,7 +103,9 @@ def _alias_ref(name: str, alias: str) -> str:
 # ------------------------------------------------------------------ registering
 
 
-def register(source: str, name: str, description: str | None = None, repo: str | None = None) -> ModelVersion:
+def register(
+    source: str, name: str, description: str | None = None, repo: str | None = None
+) -> ModelVersion:
     """Register the model at ``source`` as the next version of ``name``.
 
     Args:
@@ -137,7 +146,9 @@ def register(source: str, name: str, description: str | None = None, repo: str |
         commit = store.add_commit(new_tree, parents, message, now, now)
         if store.cas_ref(_version_ref(name, version), None, commit):
             return _read_version(store, name, version, commit)
-    raise ModelError(f"could not register {name}: {MAX_ATTEMPTS} version numbers were taken concurrently; retry")
+    raise ModelError(
+        f"could not register {name}: {MAX_ATTEMPTS} version numbers were taken concurrently; retry"
+    )
 
 
 def _source_tree(store: Store, source: str) -> tuple[str, list[str], dict[str, Any]]:
@@ -157,7 +168,7 @@ def _source_tree(store: Store, source: str) -> tuple[str, list[str], dict[str, A
             raise ModelError(
                 f"run {rec.info.get('name')} has no model {parsed.name!r}; see `gitml show {rec.info.get('name')}`"
             )
-        facts = {
+        facts: dict[str, Any] = {
             "source": f"runs:/{run_id}/{parsed.name}",
             "run_id": run_id,
             "made_by": {"user": rec.info.get("user"), "host": rec.info.get("host")},
@@ -202,7 +213,9 @@ def _versions(store: Store, name: str) -> dict[int, str]:
 # ------------------------------------------------------------------ reading
 
 
-def _read_version(store: Store, name: str, version: int, commit: str, aliases: tuple[str, ...] = ()) -> ModelVersion:
+def _read_version(
+    store: Store, name: str, version: int, commit: str, aliases: tuple[str, ...] = ()
+) -> ModelVersion:
     data = store.blob_at(store.commit_tree(commit), VERSION_FILE)
     info: dict[str, Any] = (yamlio.loads(data) if data else None) or {}
     made = info.get("made_by") or None
@@ -215,7 +228,9 @@ def _read_version(store: Store, name: str, version: int, commit: str, aliases: t
         run_id=info.get("run_id"),
         created=str(info.get("created") or ""),
         registered_by=f"{reg.get('user', '?')}@{reg.get('host', '?')}",
-        made_by=(str(made.get("user") or ""), str(made.get("host") or "")) if isinstance(made, dict) else None,
+        made_by=(str(made.get("user") or ""), str(made.get("host") or ""))
+        if isinstance(made, dict)
+        else None,
         description=info.get("description"),
         flavors=tuple(info.get("flavors") or ()),
         aliases=aliases,
@@ -256,12 +271,16 @@ def list_versions(name: str, repo: str | None = None) -> list[ModelVersion]:
 
 
 def _unknown(store: Store, name: str) -> str:
-    known = sorted({ref[len(MODELS_PREFIX) :].rsplit("/", 1)[0] for ref in store.list_refs(MODELS_PREFIX)})
+    known = sorted(
+        {ref[len(MODELS_PREFIX) :].rsplit("/", 1)[0] for ref in store.list_refs(MODELS_PREFIX)}
+    )
     hint = f" (registered: {', '.join(known)})" if known else " (none registered yet)"
     return f"no registered model {name!r}{hint}; register one with `gitml models register runs:/<run>/<model> {name}`"
 
 
-def get_version(name: str, version: int | str, repo: str | None = None, store: Store | None = None) -> ModelVersion:
+def get_version(
+    name: str, version: int | str, repo: str | None = None, store: Store | None = None
+) -> ModelVersion:
     """Version ``version`` (a number or ``latest``) of ``name``."""
     validate_name(name)
     store = store or _store(repo)
@@ -274,7 +293,9 @@ def get_version(name: str, version: int | str, repo: str | None = None, store: S
             f"{name} has no version {version} (versions: {', '.join(map(str, sorted(versions)))})"
         )
     alias_map = aliases(name, store=store)
-    return _read_version(store, name, number, versions[number], tuple(a for a, v in alias_map.items() if v == number))
+    return _read_version(
+        store, name, number, versions[number], tuple(a for a, v in alias_map.items() if v == number)
+    )
 
 
 def _as_int(version: int | str) -> int:
@@ -287,7 +308,9 @@ def _as_int(version: int | str) -> int:
     return number
 
 
-def resolve_version(uri: ModelURI | str, repo: str | None = None, store: Store | None = None) -> ModelVersion:
+def resolve_version(
+    uri: ModelURI | str, repo: str | None = None, store: Store | None = None
+) -> ModelVersion:
     """The version a ``models:/`` URI names (by number, ``latest`` or alias)."""
     parsed = parse(uri) if isinstance(uri, str) else uri
     if parsed.kind != "registry":
@@ -305,7 +328,9 @@ def resolve_version(uri: ModelURI | str, repo: str | None = None, store: Store |
         for version, c in _versions(store, name).items():
             if c == commit:
                 return get_version(name, version, store=store)
-        raise ModelError(f"alias {parsed.alias!r} of {name} points at a commit that is no version of {name}")
+        raise ModelError(
+            f"alias {parsed.alias!r} of {name} points at a commit that is no version of {name}"
+        )
     return get_version(name, str(parsed.version), store=store)
 
 
@@ -343,5 +368,7 @@ def delete_alias(name: str, alias: str, repo: str | None = None) -> None:
     ref = _alias_ref(name, alias)
     old = store.get_ref(ref)
     if old is None:
-        raise ModelError(f"{name} has no alias {alias!r} (aliases: {', '.join(aliases(name, store=store)) or 'none'})")
+        raise ModelError(
+            f"{name} has no alias {alias!r} (aliases: {', '.join(aliases(name, store=store)) or 'none'})"
+        )
     store.delete_ref(ref, old)

@@ -71,7 +71,7 @@ def modules_in_pickle(data: bytes) -> set[str]:
 
 @functools.lru_cache(maxsize=1)
 def _top_level_map() -> dict[str, list[str]]:
-    return md.packages_distributions()  # the slow, complete scan: a last resort
+    return dict(md.packages_distributions())  # the slow, complete scan: a last resort
 
 
 def _dist_dirs(folder: str) -> list[str]:
@@ -106,7 +106,7 @@ def _name_of(meta_dir: str) -> str | None:
         return None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _distributions_of(top: str) -> tuple[str, ...]:
     """Distributions installing top-level module ``top``: look next to the module first.
 
@@ -131,7 +131,9 @@ def _distributions_of(top: str) -> tuple[str, ...]:
     if origin:
         folder = os.path.dirname(os.path.abspath(origin))
         if os.path.basename(origin).startswith("__init__."):
-            folder = os.path.dirname(folder)  # a package: its metadata sits next to the package folder
+            folder = os.path.dirname(
+                folder
+            )  # a package: its metadata sits next to the package folder
         dirs = _dist_dirs(folder)
         wanted = top.lower().replace("_", "-")
         # the usual case: the distribution is named like the module (numpy, pandas, cloudpickle)
@@ -160,8 +162,14 @@ def distributions_for(modules: Iterable[str]) -> dict[str, str]:
             continue
         dists = _distributions_of(top)
         if not dists and _is_namespace(top):
-            files = {getattr(sys.modules.get(m), "__file__", None) for m in modules if m.startswith(top + ".")}
-            dists = tuple(d for f in sorted(filter(None, files)) for d in [_distribution_of_file(f)] if d)
+            files = {
+                getattr(sys.modules.get(m), "__file__", None)
+                for m in modules
+                if m.startswith(top + ".")
+            }
+            dists = tuple(
+                d for f in sorted(filter(None, files)) for d in [_distribution_of_file(f)] if d
+            )
         for dist in dists:
             try:
                 found[dist] = md.version(dist)
@@ -172,10 +180,14 @@ def distributions_for(modules: Iterable[str]) -> dict[str, str]:
 
 def _is_namespace(top: str) -> bool:
     module = sys.modules.get(top)
-    return module is not None and getattr(module, "__file__", None) is None and hasattr(module, "__path__")
+    return (
+        module is not None
+        and getattr(module, "__file__", None) is None
+        and hasattr(module, "__path__")
+    )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _distribution_of_file(path: str) -> str | None:
     """The distribution whose RECORD lists ``path`` (a module file inside a sys.path folder)."""
     path = os.path.abspath(path)
@@ -234,7 +246,9 @@ def normalize_requirements(reqs: str | Iterable[str]) -> list[str]:
     out = []
     for line in lines:
         if not isinstance(line, str):
-            raise ModelError(f"invalid requirement {line!r}: requirements are strings like 'numpy==2.0'")
+            raise ModelError(
+                f"invalid requirement {line!r}: requirements are strings like 'numpy==2.0'"
+            )
         line = line.strip()
         if line and not line.startswith("#"):
             out.append(line)

@@ -158,7 +158,12 @@ class ParamSchema:
     def from_json(cls, text: str | list[Any]) -> ParamSchema:
         items = json.loads(text) if isinstance(text, str) else text
         return cls(
-            ParamSpec(i["name"], i["type"], i.get("default"), tuple(i["shape"]) if i.get("shape") else None)
+            ParamSpec(
+                i["name"],
+                i["type"],
+                i.get("default"),
+                tuple(i["shape"]) if i.get("shape") else None,
+            )
             for i in items
         )
 
@@ -200,7 +205,9 @@ class ModelSignature:
 # --------------------------------------------------------------------------- inference
 
 
-def infer_signature(model_input: Any, model_output: Any = None, params: dict[str, Any] | None = None) -> ModelSignature:
+def infer_signature(
+    model_input: Any, model_output: Any = None, params: dict[str, Any] | None = None
+) -> ModelSignature:
     """Infer a signature from example data.
 
     Args:
@@ -235,7 +242,9 @@ def infer_schema(data: Any) -> Schema:
             for c in data.columns
         )
     if isinstance(data, pd.Series):
-        return Schema([ColSpec(_column_type(data, str(data.name or "0")), None, not bool(data.isna().any()))])
+        return Schema(
+            [ColSpec(_column_type(data, str(data.name or "0")), None, not bool(data.isna().any()))]
+        )
     if isinstance(data, np.ndarray):
         if data.dtype.kind in "USO" and data.ndim == 1:
             return Schema([ColSpec(_column_type(pd.Series(data), "0"))])
@@ -258,11 +267,15 @@ def infer_schema(data: Any) -> Schema:
         except ValueError as e:
             raise ModelError(f"cannot infer a signature from this list: {e}") from None
         if arr.dtype == object or arr.dtype.kind in "US":  # numbers and strings mixed
-            raise ModelError("cannot infer a signature from a list of mixed values: pass signature=")
+            raise ModelError(
+                "cannot infer a signature from a list of mixed values: pass signature="
+            )
         return Schema([_tensor_spec(arr)])
     if isinstance(data, (str, bytes, bool, int, float)):
-        return infer_schema([data]) if isinstance(data, (str, bytes)) else Schema(
-            [ColSpec(_column_type(pd.Series([data]), "0"))]
+        return (
+            infer_schema([data])
+            if isinstance(data, (str, bytes))
+            else Schema([ColSpec(_column_type(pd.Series([data]), "0"))])
         )
     raise ModelError(
         f"cannot infer a signature from a {type(data).__name__}: pass a DataFrame, array, dict or list,"
@@ -297,7 +310,11 @@ def _column_type(s: Any, name: str) -> str:
     if kind == "b":
         return "boolean"
     if kind in "iu":
-        return "integer" if s.dtype.itemsize <= 4 and not (kind == "u" and s.dtype.itemsize == 4) else "long"
+        return (
+            "integer"
+            if s.dtype.itemsize <= 4 and not (kind == "u" and s.dtype.itemsize == 4)
+            else "long"
+        )
     if kind == "f":
         return "float" if s.dtype.itemsize <= 4 else "double"
     if kind == "M":
@@ -319,7 +336,9 @@ def _column_type(s: Any, name: str) -> str:
     if all(issubclass(k, (int, float)) and not issubclass(k, bool) for k in kinds):
         return "double"
     names = ", ".join(sorted(k.__name__ for k in kinds))
-    raise ModelError(f"cannot infer a type for column {name!r} (values of type {names}): pass signature=")
+    raise ModelError(
+        f"cannot infer a type for column {name!r} (values of type {names}): pass signature="
+    )
 
 
 def _param_type(value: Any) -> str:
@@ -333,7 +352,9 @@ def _param_type(value: Any) -> str:
         return "string"
     if isinstance(value, bytes):
         return "binary"
-    raise ModelError(f"cannot infer a param type for {value!r}: use bool, int, float, str or a list of them")
+    raise ModelError(
+        f"cannot infer a param type for {value!r}: use bool, int, float, str or a list of them"
+    )
 
 
 def _infer_params(params: dict[str, Any]) -> ParamSchema:
@@ -392,12 +413,16 @@ def _to_frame(data: Any, schema: Schema) -> Any:
         return frame.infer_objects() if arr.dtype == object else frame
     if isinstance(data, (str, bytes, int, float, bool)):
         return pd.DataFrame({0: [data]})
-    raise ModelError(f"the model expects a table ({_describe(schema)}), got a {type(data).__name__}")
+    raise ModelError(
+        f"the model expects a table ({_describe(schema)}), got a {type(data).__name__}"
+    )
 
 
 def _describe(schema: Schema) -> str:
     return ", ".join(
-        f"{s.name}: {getattr(s, 'type', None) or getattr(s, 'dtype', '')}" if s.name else str(getattr(s, "type", ""))
+        f"{s.name}: {getattr(s, 'type', None) or getattr(s, 'dtype', '')}"
+        if s.name
+        else str(getattr(s, "type", ""))
         for s in schema.specs
     )
 
@@ -413,7 +438,10 @@ def _enforce_columns(data: Any, schema: Schema) -> Any:
                 f"the model expects {len(specs)} column(s) ({_describe(schema)}), the input has {frame.shape[1]}"
             )
         return pd.DataFrame(
-            {c: _convert_column(frame.iloc[:, i], spec, str(c)) for i, (c, spec) in enumerate(zip(frame.columns, specs))},
+            {
+                c: _convert_column(frame.iloc[:, i], spec, str(c))
+                for i, (c, spec) in enumerate(zip(frame.columns, specs, strict=True))
+            },
             index=frame.index,
         )
     columns = {str(c): c for c in frame.columns}
@@ -473,14 +501,19 @@ def _convert_column(s: Any, spec: ColSpec, name: str) -> Any:
             raise bad()
         if kind == "O":
             values = s.dropna()
-            if all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in values):
+            if all(
+                isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+                for v in values
+            ):
                 return s if has_na else s.astype(target)
             raise bad(_value_types(values))
         if kind == "f":
             if has_na:
                 raise bad(f"{s.dtype} with missing values")
             info = np.iinfo(target)
-            if len(s) == 0 or ((s == np.floor(s)).all() and s.min() >= info.min and s.max() <= info.max):
+            if len(s) == 0 or (
+                (s == np.floor(s)).all() and s.min() >= info.min and s.max() <= info.max
+            ):
                 return s.astype(target)  # integral floats (e.g. from a float array) convert exactly
         raise bad()
     if t in ("float", "double"):
@@ -499,7 +532,11 @@ def _convert_column(s: Any, spec: ColSpec, name: str) -> Any:
             raise bad(f"{s.dtype} (values too large to be exact in {t})")
         if kind == "O":
             values = s.dropna()
-            if all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)) for v in values):
+            if all(
+                isinstance(v, (int, float, np.integer, np.floating))
+                and not isinstance(v, (bool, np.bool_))
+                for v in values
+            ):
                 return pd.to_numeric(s).astype(target)
             raise bad(_value_types(values))
         raise bad()
@@ -524,7 +561,9 @@ def _convert_column(s: Any, spec: ColSpec, name: str) -> Any:
             return s
         if all(isinstance(v, str) for v in values):  # JSON carries bytes as base64
             try:
-                return s.map(lambda v: base64.b64decode(v, validate=True) if isinstance(v, str) else v)
+                return s.map(
+                    lambda v: base64.b64decode(v, validate=True) if isinstance(v, str) else v
+                )
             except ValueError:
                 raise bad("string (not base64)") from None
         raise bad(_value_types(values))
@@ -558,7 +597,9 @@ def _enforce_tensors(data: Any, schema: Schema) -> Any:
         try:
             arr = np.asarray(data)
         except ValueError as e:
-            raise ModelError(f"the input is not an array the model can take ({spec.dtype}): {e}") from None
+            raise ModelError(
+                f"the input is not an array the model can take ({spec.dtype}): {e}"
+            ) from None
         return _convert_tensor(arr, spec, "the input")
     if isinstance(data, pd.DataFrame):
         data = {str(c): data[c].to_numpy() for c in data.columns}
@@ -574,7 +615,9 @@ def _enforce_tensors(data: Any, schema: Schema) -> Any:
     extra = [k for k in data if k not in set(schema.names())]
     if extra:
         warnings.warn(
-            f"dropping input(s) not in the model's signature: {', '.join(map(str, extra))}", UserWarning, stacklevel=4
+            f"dropping input(s) not in the model's signature: {', '.join(map(str, extra))}",
+            UserWarning,
+            stacklevel=4,
         )
     return {s.name: _convert_tensor(np.asarray(data[s.name]), s, repr(s.name)) for s in specs}
 
@@ -585,12 +628,22 @@ def _convert_tensor(arr: Any, spec: TensorSpec, what: str) -> Any:
     target = np.dtype(spec.dtype)
     if arr.dtype != target:
         ok = np.can_cast(arr.dtype, target, "safe") and not (
-            arr.dtype.kind in "iu" and target.kind == "f" and arr.dtype.itemsize * 2 > target.itemsize
+            arr.dtype.kind in "iu"
+            and target.kind == "f"
+            and arr.dtype.itemsize * 2 > target.itemsize
         )
         if not ok and arr.dtype.kind in "iu" and target.kind == "f":
-            ok = arr.size == 0 or np.abs(arr).max() <= (_MAX_EXACT_INT if target.itemsize >= 8 else 2**24)
-        if not ok and arr.dtype.kind == "f" and target.kind == "f":  # JSON numbers arrive as float64
-            ok = arr.size == 0 or not np.isfinite(arr).all() or np.abs(arr).max() <= np.finfo(target).max
+            ok = arr.size == 0 or np.abs(arr).max() <= (
+                _MAX_EXACT_INT if target.itemsize >= 8 else 2**24
+            )
+        if (
+            not ok and arr.dtype.kind == "f" and target.kind == "f"
+        ):  # JSON numbers arrive as float64
+            ok = (
+                arr.size == 0
+                or not np.isfinite(arr).all()
+                or np.abs(arr).max() <= np.finfo(target).max
+            )
         if not ok and arr.dtype.kind in "iu" and target.kind in "iu":
             info = np.iinfo(target)
             ok = arr.size == 0 or (arr.min() >= info.min and arr.max() <= info.max)
@@ -601,7 +654,7 @@ def _convert_tensor(arr: Any, spec: TensorSpec, what: str) -> Any:
         arr = arr.astype(target)
     if spec.shape:
         if arr.ndim != len(spec.shape) or any(
-            want != -1 and want != got for want, got in zip(spec.shape, arr.shape)
+            want != -1 and want != got for want, got in zip(spec.shape, arr.shape, strict=True)
         ):
             raise ModelError(
                 f"{what} has shape {tuple(arr.shape)}, the model expects {tuple(spec.shape)} (-1 = any size)"
@@ -609,7 +662,9 @@ def _convert_tensor(arr: Any, spec: TensorSpec, what: str) -> Any:
     return arr
 
 
-def enforce_params(params: dict[str, Any] | None, schema: ParamSchema | None) -> dict[str, Any] | None:
+def enforce_params(
+    params: dict[str, Any] | None, schema: ParamSchema | None
+) -> dict[str, Any] | None:
     """Validate inference params against the model's params schema and fill in defaults.
 
     Params the schema does not know are dropped with a warning (all of them when the model
@@ -624,12 +679,18 @@ def enforce_params(params: dict[str, Any] | None, schema: ParamSchema | None) ->
             )
         return None
     if params is not None and not isinstance(params, dict):
-        raise ModelError(f"params must be a mapping of name to value, got a {type(params).__name__}")
+        raise ModelError(
+            f"params must be a mapping of name to value, got a {type(params).__name__}"
+        )
     params = dict(params or {})
     known = {p.name for p in schema.params}
     extra = [k for k in params if k not in known]
     if extra:
-        warnings.warn(f"ignoring params not in the model's signature: {', '.join(extra)}", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"ignoring params not in the model's signature: {', '.join(extra)}",
+            UserWarning,
+            stacklevel=3,
+        )
     out = {}
     for spec in schema.params:
         if spec.name not in params:
@@ -638,7 +699,9 @@ def enforce_params(params: dict[str, Any] | None, schema: ParamSchema | None) ->
         value = params[spec.name]
         if spec.shape is not None:
             if not isinstance(value, (list, tuple)):
-                raise ModelError(f"param {spec.name!r} must be a list of {spec.type}, got {value!r}")
+                raise ModelError(
+                    f"param {spec.name!r} must be a list of {spec.type}, got {value!r}"
+                )
             out[spec.name] = [_convert_param(v, spec) for v in value]
         else:
             out[spec.name] = _convert_param(value, spec)
@@ -650,7 +713,11 @@ def _convert_param(value: Any, spec: ParamSpec) -> Any:
     ok = (
         (t == "boolean" and isinstance(value, bool))
         or (t in ("integer", "long") and isinstance(value, int) and not isinstance(value, bool))
-        or (t in ("float", "double") and isinstance(value, (int, float)) and not isinstance(value, bool))
+        or (
+            t in ("float", "double")
+            and isinstance(value, (int, float))
+            and not isinstance(value, bool)
+        )
         or (t == "string" and isinstance(value, str))
         or (t == "binary" and isinstance(value, (bytes, str)))
         or t not in COLUMN_TYPES

@@ -23,7 +23,14 @@ FLAVOR_NAME = "sklearn"
 LOADER_MODULES = ("mlflow.sklearn",)
 MODEL_FILE = "model.pkl"
 FORMATS = ("cloudpickle", "pickle")
-PREDICT_FNS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "transform", "score_samples")
+PREDICT_FNS = (
+    "predict",
+    "predict_proba",
+    "predict_log_proba",
+    "decision_function",
+    "transform",
+    "score_samples",
+)
 
 
 def handles(model: Any) -> bool:
@@ -71,13 +78,17 @@ def save_model(
             f"unknown serialization_format {serialization_format!r}: use one of {', '.join(FORMATS)}"
         )
     if pyfunc_predict_fn not in PREDICT_FNS:
-        raise ModelError(f"unknown pyfunc_predict_fn {pyfunc_predict_fn!r}: use one of {', '.join(PREDICT_FNS)}")
+        raise ModelError(
+            f"unknown pyfunc_predict_fn {pyfunc_predict_fn!r}: use one of {', '.join(PREDICT_FNS)}"
+        )
     if not handles(sk_model):
         raise ModelError(
             f"a {type(sk_model).__name__} is not a scikit-learn estimator: save it with gitml.pyfunc.save_model"
         )
     if not callable(getattr(sk_model, pyfunc_predict_fn, None)):
-        raise ModelError(f"the estimator has no {pyfunc_predict_fn} method: pick another pyfunc_predict_fn")
+        raise ModelError(
+            f"the estimator has no {pyfunc_predict_fn} method: pick another pyfunc_predict_fn"
+        )
     import sklearn
 
     path = modeldir.create_dir(path)
@@ -90,7 +101,9 @@ def save_model(
             try:
                 data = pickle.dumps(sk_model, protocol=pickle.DEFAULT_PROTOCOL)
             except Exception as e:
-                raise ModelError(f"cannot pickle the estimator: {e}; try serialization_format='cloudpickle'") from None
+                raise ModelError(
+                    f"cannot pickle the estimator: {e}; try serialization_format='cloudpickle'"
+                ) from None
         with open(os.path.join(path, MODEL_FILE), "wb") as f:
             f.write(data)
         mlmodel = mlmodel or Model()
@@ -109,7 +122,9 @@ def save_model(
             sklearn_version=sklearn.__version__,
             code=None,
         )
-        always = ["scikit-learn"] + (["cloudpickle"] if serialization_format == "cloudpickle" else [])
+        always = ["scikit-learn"] + (
+            ["cloudpickle"] if serialization_format == "cloudpickle" else []
+        )
         return modeldir.finish(
             path,
             mlmodel,
@@ -130,16 +145,23 @@ def load_native(model_dir: str, mlmodel: Model) -> Any:
     """The estimator (flavor API)."""
     conf = mlmodel.flavors.get(FLAVOR_NAME)
     if conf is None:
-        conf = {"pickled_model": mlmodel.pyfunc_conf.get("model_path", MODEL_FILE), "serialization_format": "pickle"}
+        conf = {
+            "pickled_model": mlmodel.pyfunc_conf.get("model_path", MODEL_FILE),
+            "serialization_format": "pickle",
+        }
     fmt = conf.get("serialization_format", "pickle")
     path = model_file(model_dir, conf.get("pickled_model", MODEL_FILE), "pickled_model")
     if not os.path.isfile(path):
-        raise ModelError(f"the model file {conf.get('pickled_model')!r} is missing from {model_dir!r}")
+        raise ModelError(
+            f"the model file {conf.get('pickled_model')!r} is missing from {model_dir!r}"
+        )
     try:
         if fmt == "skops":
             return _load_skops(path, conf)
         if fmt not in FORMATS:
-            raise ModelError(f"unknown sklearn serialization_format {fmt!r} in MLmodel: gitml reads {', '.join(FORMATS)}, skops")
+            raise ModelError(
+                f"unknown sklearn serialization_format {fmt!r} in MLmodel: gitml reads {', '.join(FORMATS)}, skops"
+            )
         with open(path, "rb") as f:
             if fmt == "cloudpickle":
                 import cloudpickle
@@ -157,7 +179,9 @@ def _load_skops(path: str, conf: dict[str, Any]) -> Any:
     try:
         import skops.io
     except ImportError:
-        raise ModelError("this model is saved in the skops format: pip install skops to load it") from None
+        raise ModelError(
+            "this model is saved in the skops format: pip install skops to load it"
+        ) from None
     trusted = conf.get("skops_trusted_types")
     try:
         return skops.io.load(path, trusted=trusted)
@@ -171,7 +195,9 @@ class _Predictor:
         self.predict_fn = predict_fn
         fn = getattr(model, predict_fn, None)
         if not callable(fn):
-            raise ModelError(f"the estimator has no {predict_fn} method (python_function.predict_fn in MLmodel)")
+            raise ModelError(
+                f"the estimator has no {predict_fn} method (python_function.predict_fn in MLmodel)"
+            )
         self._fn = fn
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:

@@ -47,7 +47,11 @@ class ModelURI:
         if self.kind == "run":
             return f"runs:/{self.run}/{self.name}"
         if self.kind == "registry":
-            return f"models:/{self.name}@{self.alias}" if self.alias else f"models:/{self.name}/{self.version}"
+            return (
+                f"models:/{self.name}@{self.alias}"
+                if self.alias
+                else f"models:/{self.name}/{self.version}"
+            )
         return str(self.path)
 
 
@@ -55,22 +59,30 @@ def parse(uri: str | os.PathLike[str]) -> ModelURI:
     """Parse a model URI; a clear error names the expected forms."""
     text = os.fspath(uri)
     if not isinstance(text, str) or not text.strip():
-        raise ModelError("empty model URI: give runs:/<run>/<name>, models:/<name>/<version>, models:/<name>@<alias> or a path")
+        raise ModelError(
+            "empty model URI: give runs:/<run>/<name>, models:/<name>/<version>, models:/<name>@<alias> or a path"
+        )
     if text.startswith("runs:"):
         rest = text[len("runs:") :].lstrip("/")
         run, _, name = rest.partition("/")
         name = name.strip("/")
         if not run or not name:
-            raise ModelError(f"invalid model URI {text!r}: use runs:/<run>/<model name>, e.g. runs:/bold-owl-3/model")
+            raise ModelError(
+                f"invalid model URI {text!r}: use runs:/<run>/<model name>, e.g. runs:/bold-owl-3/model"
+            )
         if any(part in ("", ".", "..") for part in name.split("/")):
-            raise ModelError(f"invalid model URI {text!r}: the model name may not contain '.' or '..' segments")
+            raise ModelError(
+                f"invalid model URI {text!r}: the model name may not contain '.' or '..' segments"
+            )
         return ModelURI("run", run=run, name=name)
     if text.startswith("models:"):
         rest = text[len("models:") :].lstrip("/")
         if "@" in rest:
             name, _, alias = rest.partition("@")
             if not name or not alias or "/" in alias or "/" in name:
-                raise ModelError(f"invalid model URI {text!r}: use models:/<name>@<alias>, e.g. models:/churn@champion")
+                raise ModelError(
+                    f"invalid model URI {text!r}: use models:/<name>@<alias>, e.g. models:/churn@champion"
+                )
             return ModelURI("registry", name=name, alias=alias)
         name, _, version = rest.partition("/")
         if not name or not _VERSION.match(version):
@@ -100,7 +112,9 @@ class ResolvedModel:
     made_by: tuple[str, str] | None = None  # (user, host) that made it, when known
 
 
-def resolve(uri: str | os.PathLike[str], dst_path: str | None = None, repo: str | None = None) -> ResolvedModel:
+def resolve(
+    uri: str | os.PathLike[str], dst_path: str | None = None, repo: str | None = None
+) -> ResolvedModel:
     """Make the model at ``uri`` available as a local directory.
 
     Args:
@@ -128,7 +142,9 @@ def resolve(uri: str | os.PathLike[str], dst_path: str | None = None, repo: str 
         dest = _destination(dst_path)
         client.download_model_dir(run_id, str(parsed.name), dest)
         if not os.path.isfile(os.path.join(dest, "MLmodel")):
-            raise ModelError(f"runs:/{parsed.run}/{parsed.name} is not a model directory: it has no MLmodel file")
+            raise ModelError(
+                f"runs:/{parsed.run}/{parsed.name} is not a model directory: it has no MLmodel file"
+            )
         run = client.get_run(run_id)
         made_by = (str(run.info.user_id or ""), str(run.extra.get("host") or ""))
         return ResolvedModel(parsed, dest, run_id=run_id, made_by=made_by)
