@@ -5,6 +5,10 @@ const G = (() => {
   const PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2",
                    "#db2777", "#65a30d", "#4f46e5", "#b45309", "#0f766e", "#be123c"];
 
+  // steps are whole numbers: never put a tick between two steps
+  const STEP_INCREMENTS = [1, 2, 5].flatMap((m) => [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9]
+    .map((p) => m * p)).sort((a, b) => a - b);
+
   class ApiError extends Error {
     constructor(message, status, code) {
       super(message);
@@ -215,7 +219,7 @@ const G = (() => {
         value: (u, v) => (v === null || v === undefined ? "—" : fmt(v)),
       }))),
       axes: [
-        {label: spec.xLabel || "step", size: 36, labelSize: 14},
+        {label: spec.xLabel || "step", size: 36, labelSize: 14, incrs: STEP_INCREMENTS},
         {size: 64, values: (u, ticks) => ticks.map((t) => fmt(t))},
       ],
     };
