@@ -277,7 +277,12 @@ def test_compare_two_runs(ui: UI, ids: dict[str, str]) -> None:
     assert status == 200
     assert [r["name"] for r in data["runs"]] == ["alpha", "beta"]
     params = {row["key"]: row for row in data["params"]}
-    assert params["lr"] == {"key": "lr", "values": [0.1, 0.01], "present": [True, True], "changed": True}
+    assert params["lr"] == {
+        "key": "lr",
+        "values": [0.1, 0.01],
+        "present": [True, True],
+        "changed": True,
+    }
     assert params["optim"]["changed"] is False
     metrics = {row["key"]: row for row in data["metrics"]}
     assert metrics["acc"]["present"] == [True, False] and metrics["acc"]["changed"] is True
@@ -350,7 +355,8 @@ def test_empty_repository(tmp_path: Path) -> None:
         status, data = server.json("/api/runs")
         assert status == 200
         assert data == {"total": 0, "offset": 0, "limit": 100, "runs": [],
-                        "columns": {"params": [], "metrics": [], "tags": []}, "experiments": []}  # fmt: skip
+                        "columns": {"params": [], "metrics": [], "tags": []},
+                        "experiments": []}  # fmt: skip
         status, _, _ = server.get("/")
         assert status == 200
     finally:
@@ -361,7 +367,9 @@ def test_empty_repository(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- the command
 
 
-def test_command_prints_url_binds_loopback_and_stops_on_sigint(repo_ids: tuple[Path, dict[str, str]]) -> None:
+def test_command_prints_url_binds_loopback_and_stops_on_sigint(
+    repo_ids: tuple[Path, dict[str, str]],
+) -> None:
     server = UI(repo_ids[0])
     assert server.base.startswith("http://127.0.0.1:") and server.port > 0
     status, _ = server.json("/api/runs")

@@ -126,7 +126,8 @@ def test_table_filter_and_sort(page: Any, served: tuple[UI, dict[str, str]]) -> 
     assert "▼" in lr.inner_text()
     lr.click()  # second click: ascending
     page.wait_for_function(
-        "() => document.querySelector('#runs tbody tr td:nth-child(2) a').textContent === 'gamma/γ 1'"
+        "() => document.querySelector('#runs tbody tr td:nth-child(2) a').textContent"
+        " === 'gamma/γ 1'"
     )
     assert row_names(page) == ["gamma/γ 1", "beta", "alpha"]
     shot(page, "runs-sorted")
@@ -168,14 +169,18 @@ def test_run_page_with_charts(page: Any, served: tuple[UI, dict[str, str]]) -> N
     chart.wait_for()
     assert chart.get_attribute("data-points") == str(LOSS_POINTS)
     assert chart.locator("canvas").count() == 1
-    assert page.locator('.chart[data-metric="acc"][data-ready]').get_attribute("data-points") == str(LOSS_POINTS)
+    assert page.locator('.chart[data-metric="acc"][data-ready]').get_attribute(
+        "data-points"
+    ) == str(LOSS_POINTS)
     page.wait_for_selector('.chart[data-metric="weird"][data-ready]')
     assert page.locator('.chart[data-metric="weird"]').get_attribute("data-points") == "2"
     assert page.locator("#run-name").inner_text() == "alpha"
     assert page.locator('#params tr[data-key="lr"] td').inner_text() == "0.1"
     image = page.locator('.artifact[data-path="plots/curve.png"] img')
     image.wait_for()
-    page.wait_for_function("img => img.complete && img.naturalWidth === 8", arg=image.element_handle())
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth === 8", arg=image.element_handle()
+    )
     page.wait_for_selector('.artifact[data-path="config.yaml"] pre')
     assert "b: [1, 2]" in page.locator('.artifact[data-path="config.yaml"] pre').inner_text()
     assert page.locator('.artifact[data-path="data.bin"] a').inner_text() == "download"
@@ -266,7 +271,9 @@ def test_running_run_refreshes_live(page: Any, repo: Any) -> None:
     from gitml.store import Store
 
     store = Store.discover()
-    writer = runs.create(store, experiment="live", name="live-run", params={"lr": 1}, pid=os.getpid())
+    writer = runs.create(
+        store, experiment="live", name="live-run", params={"lr": 1}, pid=os.getpid()
+    )
     writer.log_metric("loss", 1.0, step=0)
     writer.flush()
     server = UI(repo.path)

@@ -19,19 +19,25 @@ from urllib.parse import urlsplit
 from conftest import IDENTITY, git
 
 
-
 def png(width: int = 8, height: int = 8) -> bytes:
     """A real PNG image: a red-to-blue gradient."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     rows = b"".join(
         b"\0" + b"".join(bytes((255 * x // width, 64, 255 * y // height)) for x in range(width))
         for y in range(height)
     )
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 PNG = png()
@@ -46,7 +52,8 @@ flavors:
 model_uuid: 0f0e0d0c
 run_id: null
 signature:
-  inputs: '[{"type": "double", "name": "x", "required": true}, {"type": "string", "name": "city", "required": false}]'
+  inputs: '[{"type": "double", "name": "x", "required": true}, {"type": "string", "name":
+    "city", "required": false}]'
   outputs: '[{"type": "long", "required": true}]'
   params: null
 utc_time_created: '2026-01-01 00:00:00.000000'
@@ -118,11 +125,14 @@ def make_repo(path: Path) -> dict[str, str]:
         w.log_metric("loss", 2.0 / (step + 1), step=step, timestamp=base + step)
     finish(w)
 
-    w = runs.create(store, experiment="cifar", name="gamma/γ 1", params={"lr": 0.001, "optim": "sgd"},
+    gamma = {"lr": 0.001, "optim": "sgd"}
+    w = runs.create(store, experiment="cifar", name="gamma/γ 1", params=gamma,
                     start_time=base + 1000, pid=0)  # fmt: skip
     finish(w, "FAILED")
 
-    w = runs.create(store, experiment="mnist", name="ghost", params={"lr": 0.5}, start_time=base, pid=0)
+    w = runs.create(
+        store, experiment="mnist", name="ghost", params={"lr": 0.5}, start_time=base, pid=0
+    )
     finish(w)
     runs.set_lifecycle(store, ids["ghost"], "deleted")
     return ids
@@ -131,7 +141,9 @@ def make_repo(path: Path) -> dict[str, str]:
 class UI:
     """A ``gitml ui --port 0`` process serving ``cwd``; ``base`` is its URL."""
 
-    def __init__(self, cwd: Path, extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ()):
+    def __init__(
+        self, cwd: Path, extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+    ):
         self.proc = subprocess.Popen(
             ["gitml", "ui", "--port", "0", *args], cwd=cwd, env=env(extra_env),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -147,13 +159,19 @@ class UI:
         parts = urlsplit(self.base)
         self.host, self.port = parts.hostname or "127.0.0.1", int(parts.port or 80)
 
-    def get(self, path: str, method: str = "GET", headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    def get(
+        self, path: str, method: str = "GET", headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
         """A raw request (the path is sent as written: no normalization of ``..``)."""
         conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
         try:
             conn.request(method, path, headers=headers or {})
             response = conn.getresponse()
-            return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+            return (
+                response.status,
+                {k.lower(): v for k, v in response.getheaders()},
+                response.read(),
+            )
         finally:
             conn.close()
 
@@ -181,4 +199,3 @@ def wait_until(predicate: Any, timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.05)
     return False
-

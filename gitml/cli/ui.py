@@ -9,7 +9,7 @@ import click
 
 @click.command("ui")
 @click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on (0.0.0.0 shows your runs to the whole network).")  # fmt: skip
+              help="Address to listen on (0.0.0.0: the whole network sees your runs).")  # fmt: skip
 @click.option("--port", "-p", default=5000, show_default=True, type=click.IntRange(0, 65535),
               help="Port to listen on (0: any free port).")  # fmt: skip
 def ui(host: str, port: int) -> None:

@@ -12,7 +12,7 @@ import math
 import mimetypes
 import posixpath
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,8 @@ from ..errors import InvalidValue, RunNotFound, StoreError
 from ..record import RUN_REF, parse_iso
 from ..store import MODE_TREE, Store, parse_lfs_pointer, read_file_content
 
+SIDE_FIELDS = ("run_id", "name", "experiment", "status", "stale", "start_time", "end_time",
+               "duration", "baseline")  # fmt: skip
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 5000
 LOG_LINES = 2000  # last lines of output.log in a run's detail
@@ -82,7 +84,6 @@ class SummaryCache:
         return self._summaries
 
 
-
 def listing(
     store: Store,
     *,
@@ -138,7 +139,7 @@ def listing(
     }
 
 
-def run_row(summary: dict[str, Any]) -> dict[str, Any]:
+def run_row(summary: Mapping[str, Any]) -> dict[str, Any]:
     """A run as a row of the table: identity, status, times, flat params, last metric values."""
     source = summary.get("source") or {}
     start, end = parse_iso(summary.get("start_time")), parse_iso(summary.get("end_time"))
@@ -148,7 +149,7 @@ def run_row(summary: dict[str, Any]) -> dict[str, Any]:
         "name": summary.get("name"),
         "experiment": summary.get("experiment"),
         "status": summary.get("status"),
-        "stale": runs.is_stale(summary),
+        "stale": summary.get("status") == "RUNNING" and runs.is_stale(dict(summary)),
         "lifecycle": summary.get("lifecycle"),
         "start_time": summary.get("start_time"),
         "end_time": summary.get("end_time"),
@@ -310,7 +311,9 @@ def content_type(path: str, data: bytes) -> str:
     if ext in TEXT_CONTENT_TYPES:
         return TEXT_CONTENT_TYPES[ext] + "; charset=utf-8"
     guessed = mimetypes.guess_type(path, strict=False)[0]
-    if guessed == "image/svg+xml" or (guessed and guessed.startswith(("image/", "audio/", "video/"))):
+    if guessed == "image/svg+xml" or (
+        guessed and guessed.startswith(("image/", "audio/", "video/"))
+    ):
         return guessed
     if guessed == "application/json":
         return "application/json; charset=utf-8"
@@ -397,8 +400,7 @@ def compare(store: Store, texts: Sequence[str]) -> dict[str, Any]:
     sides = []
     for rec in recs:
         row = run_row(rec.summary())
-        sides.append({k: row[k] for k in ("run_id", "name", "experiment", "status", "stale",
-                                          "start_time", "end_time", "duration", "baseline")})  # fmt: skip
+        sides.append({k: row[k] for k in SIDE_FIELDS})
         sides[-1]["commit"] = rec.commit
     params = [query.flatten(rec.params) for rec in recs]
     metrics = [{k: v.get("last") for k, v in rec.metrics.items()} for rec in recs]
