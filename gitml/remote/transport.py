@@ -295,8 +295,10 @@ class GitTransport(Transport):
             args += ["--atomic"] if atomic else []
             args += ["--progress"] if self.progress else ["-q"]
             args.append(self.remote.arg)
-            for _u, lease, spec in batch:
-                args += [lease, spec]
+            for u, lease, spec in batch:
+                # a create needs no lease: run commits never descend from one another, so a
+                # non-forced push of a ref that appeared meanwhile is refused (non-fast-forward)
+                args += [spec] if u.old is None and u.new else [lease, spec]
             code, out, err = self._run(args, stream=True)
             got = _parse_porcelain(out)
             if not got and code != 0:
