@@ -58,6 +58,8 @@ class Flavor:
 _BUILTIN = [
     Flavor("sklearn", "gitml.models.sklearn"),
     Flavor("python_function", "gitml.models.pyfunc"),
+    Flavor("xgboost", "gitml.xgboost"),
+    Flavor("lightgbm", "gitml.lightgbm"),
 ]
 _registered: dict[str, Flavor] | None = None
 
