@@ -62,7 +62,7 @@ def summaries(store: Store) -> list[dict[str, Any]]:
     fresh: dict[str, Any] = {}
     missing = False
     out = []
-    for ref, commit in refs.items():
+    for commit in refs.values():
         summary = cached.get(commit)
         if not _valid(summary, commit):  # missing, or a corrupt entry: read the run
             missing = True
