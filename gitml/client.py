@@ -199,7 +199,8 @@ class Client:
     def search_runs(self, *args: Any, **kwargs: Any) -> Any:
         from .query import search_runs
 
-        return search_runs(*args, repo=self._repo, **kwargs)
+        kwargs.setdefault("repo", self._repo)
+        return search_runs(*args, **kwargs)
 
 
 # ---------------------------------------------------------------- artifact helpers

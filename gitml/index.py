@@ -61,7 +61,7 @@ def summaries(store: Store) -> list[dict[str, Any]]:
     cached = _read(store)
     fresh: dict[str, Any] = {}
     missing = False
-    out = []
+    out: list[dict[str, Any]] = []
     for commit in refs.values():
         summary = cached.get(commit)
         if not _valid(summary, commit):  # missing, or a corrupt entry: read the run
@@ -71,7 +71,7 @@ def summaries(store: Store) -> list[dict[str, Any]]:
             except (KeyError, ValueError, TypeError):
                 continue  # a ref to something that is not a run commit: skip it
         fresh[commit] = summary
-        out.append(summary)
+        out.append(summary)  # type: ignore[arg-type]
     if missing or len(fresh) != len(cached):
         _write(store, fresh)
     return out
