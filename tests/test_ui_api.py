@@ -411,3 +411,38 @@ def test_api_json_is_strict(ui: UI) -> None:
     # NaN and infinities never reach the browser as bare NaN (JSON.parse rejects them)
     _, _, body = ui.get("/api/runs/alpha")
     json.loads(body, parse_constant=lambda name: pytest.fail(f"bare {name} in the JSON"))
+
+
+def test_parallel_requests(ui: UI, ids: dict[str, str]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = [
+        "/api/runs?sort=params.lr",
+        f"/api/runs/{ids['alpha']}",
+        "/api/runs/alpha/metric?key=loss",
+        "/api/runs/alpha/artifacts/plots/curve.png",
+        "/api/compare?runs=alpha,beta",
+        "/static/runs.js",
+    ] * 8
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda path: ui.get(path)[0], paths))
+    assert statuses == [200] * len(paths)
+
+
+def test_ambiguous_run_name(repo: object) -> None:
+    from gitml import runs
+    from gitml.store import Store
+
+    store = Store.discover()
+    for _ in range(2):
+        writer = runs.create(store, name="twin", pid=0)
+        writer.flush()
+    server = UI(Path.cwd())
+    try:
+        status, data = server.json("/api/runs/twin")
+        assert status == 400 and data["error_code"] == "BAD_REQUEST"
+        assert data["message"].startswith("'twin' matches 2 runs: ")
+        status, _, body = server.get("/runs/twin")  # the page shows the API's message
+        assert status == 200 and b"run.js" in body
+    finally:
+        server.stop()

@@ -101,6 +101,7 @@ class UIHandler(BaseHTTPRequestHandler):
     server_version = f"gitml-ui/{__version__}"
     server: UIServer
     head_only = False
+    _held: list[tuple[int, bytes, str, dict[str, str] | None]] | None = None
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         return  # quiet: a browser makes many requests
@@ -109,6 +110,9 @@ class UIHandler(BaseHTTPRequestHandler):
     def _send(
         self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
     ) -> None:
+        if self._held is not None:  # answering under the store lock: send after releasing it
+            self._held.append((status, body, content_type, headers))
+            return
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -206,23 +210,30 @@ class UIHandler(BaseHTTPRequestHandler):
     # ----------------------------------------------------------------- API
     def _api(self, path: str, params: dict[str, list[str]]) -> None:
         segments = [unquote(s) for s in path.strip("/").split("/")] if path.strip("/") else []
+        self._held = []
         try:
             with self.server.lock:
                 self._route(segments, params)
         except FilterError as exc:
-            self._error(400, "INVALID_FILTER", str(exc))
+            self._fail(400, "INVALID_FILTER", str(exc))
         except (InvalidValue, InvalidKey, ArtifactError, AmbiguousRun) as exc:
-            self._error(400, "BAD_REQUEST", str(exc))
+            self._fail(400, "BAD_REQUEST", str(exc))
         except RunNotFound as exc:
-            self._error(404, "NOT_FOUND", str(exc))
+            self._fail(404, "NOT_FOUND", str(exc))
         except GitmlError as exc:
-            self._error(500, "ERROR", str(exc))
-        except (BrokenPipeError, ConnectionResetError):
-            raise
+            self._fail(500, "ERROR", str(exc))
         except Exception as exc:  # noqa: BLE001 - report, keep serving
             traceback.print_exc(file=sys.stderr)
             last = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            self._error(500, "INTERNAL_ERROR", f"the server failed: {last}")
+            self._fail(500, "INTERNAL_ERROR", f"the server failed: {last}")
+        held, self._held = self._held, None
+        for response in held:  # a slow client never holds the lock
+            self._send(*response)
+
+    def _fail(self, status: int, code: str, message: str) -> None:
+        """Answer with an error instead of anything held so far."""
+        self._held = []
+        self._error(status, code, message)
 
     def _route(self, seg: list[str], params: dict[str, list[str]]) -> None:
         store = self.server.store
