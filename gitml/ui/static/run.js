@@ -3,7 +3,7 @@
 
 (() => {
   const {el, clear, fmt} = G;
-  const REFRESH_MS = 3000;
+  const REFRESH_MS = 2000;
   const FIRST_CHARTS = 24;
   const PREVIEW_CHARS = 200000;
   let runText = location.pathname.split("/")[2] || "";

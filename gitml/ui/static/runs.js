@@ -6,7 +6,7 @@
   const COLUMNS_KEY = "gitml.ui.columns";
   const SELECTED_KEY = "gitml.ui.selected";
   const DEFAULT_PER_GROUP = 12;
-  const REFRESH_MS = 3000;
+  const REFRESH_MS = 2000;
   const BASE = [
     {id: "name", title: "Name", sort: "run_name"},
     {id: "status", title: "Status", sort: "status"},
