@@ -14,6 +14,7 @@ import stat
 import struct
 import tempfile
 import time
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +56,9 @@ class Store:
             self.repo = Repo(gitdir if root is None else root)
         except NotGitRepository as exc:  # pragma: no cover - discover checked it
             raise NotARepository(f"{gitdir} is not a git repository; run `git init` first") from exc
+        # Close pack files when the store goes (or at exit, before dulwich's own
+        # finalizers would complain during interpreter shutdown).
+        weakref.finalize(self, self.repo.close)
         self.commondir = self.repo.commondir()
         self.objects = self.repo.object_store
         self._objects_dir: str = self.objects.path
