@@ -162,3 +162,15 @@ def run_python(code: str, cwd: str | os.PathLike[str], env: dict[str, str] | Non
     full = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=full, capture_output=True,
                           text=True, timeout=timeout, **kwargs)  # type: ignore[call-overload]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """In CI (``CI=true``) a skipped test is a failure: .ci/run installs every server,
+    browser and optional package the tests need, so a skip there means a missing install step."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.skipped and os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, where everything the tests need is installed: {reason}"
