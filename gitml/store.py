@@ -7,6 +7,7 @@ in hex object ids (``str``), slash-separated paths and plain dicts.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import random
 import socket
@@ -44,6 +45,9 @@ class Snapshot:
     tree: str
     dirty: bool
     skipped: list[str] = field(default_factory=list)
+
+
+_TMP_COUNTER = itertools.count()  # unique temporary names for loose objects
 
 
 class Store:
@@ -145,15 +149,16 @@ class Store:
         if os.path.exists(path):
             return sha
         data = obj.as_legacy_object()
+        tmp = os.path.join(folder, f"tmp_obj_{os.getpid()}_{next(_TMP_COUNTER)}")  # git prunes stray tmp_*
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
         try:
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix="tmp_obj_")
+            fd = os.open(tmp, flags, 0o444)
         except FileNotFoundError:
             os.makedirs(folder, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix="tmp_obj_")
+            fd = os.open(tmp, flags, 0o444)
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
-            os.chmod(tmp, 0o444)
             os.replace(tmp, path)
         except BaseException:
             if os.path.exists(tmp):
@@ -472,7 +477,7 @@ class Store:
     def _untracked(self, root: bytes, tracked: set[bytes]) -> Iterator[tuple[str, bytes, os.stat_result]]:
         from dulwich.ignore import IgnoreFilterManager
 
-        ignore = IgnoreFilterManager.from_repo(self.repo)
+        ignore = IgnoreFilterManager.from_repo(self.repo, config=self.config())
         tracked_dirs = {b""}
         for p in tracked:
             while b"/" in p:
@@ -657,7 +662,6 @@ def add_file(store: Store, path: str, threshold: int) -> tuple[int, str]:
     if mode == MODE_LINK or st.st_size <= threshold:
         return mode, store.add_blob(_read_content(os.fsencode(path), st))
     import hashlib
-    import tempfile
 
     digest = hashlib.sha256()
     lfs_dir = os.path.join(store.commondir, "lfs", "objects")
