@@ -36,9 +36,9 @@ def _write(store: Store, runs: dict[str, Any]) -> None:
     directory = store.gitml_dir
     fd, tmp = tempfile.mkstemp(prefix=".index-", dir=directory)
     try:
+        text = json.dumps({"format": CACHE_FORMAT, "runs": runs}, separators=(",", ":"))
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump({"format": CACHE_FORMAT, "runs": runs}, f, separators=(",", ":"),
-                      allow_nan=True)  # fmt: skip
+            f.write(text)  # one write: json.dump streams thousands of small writes
         os.replace(tmp, _path(store))
     except OSError:
         try:

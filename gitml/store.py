@@ -69,7 +69,7 @@ class Store:
         # A refs container of our own without a reflog writer: superseded run versions
         # must become unreachable (DESIGN: "No reflog is written for run refs").
         self.refs = DiskRefsContainer(self.commondir, logger=None)
-        self._packed: tuple[float, dict[str, str]] | None = None
+        self._packed: tuple[Any, dict[str, str]] | None = None
         self._identity: bytes | None = None
         self._config: tuple[int, Any] | None = None
 
@@ -295,12 +295,78 @@ class Store:
                     result[f"{name_dir}/{fname}"] = value
         return result
 
+    def create_refs(self, new: dict[str, str]) -> set[str]:
+        """Create many refs at once, in ``packed-refs`` (under git's ``packed-refs.lock``).
+
+        One file write instead of a lock, write and rename per ref: pulling 1,000 runs
+        costs milliseconds here. A ref that already exists (loose or packed) is left
+        alone; the names created are returned. Later updates write loose refs, which
+        take precedence over packed ones, as in git.
+        """
+        path = os.path.join(self.commondir, "packed-refs")
+        lock = path + ".lock"
+
+        def attempt() -> set[str]:
+            try:
+                fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            except FileExistsError:
+                raise FileLocked(path, lock) from None
+            moved = False
+            try:
+                try:
+                    with open(path, "rb") as f:
+                        lines = f.read().splitlines()
+                except FileNotFoundError:
+                    lines = []
+                header = lines[0] if lines and lines[0].startswith(b"#") else None
+                blocks: dict[bytes, list[bytes]] = {}  # ref -> its line and peeled lines
+                last = None
+                for line in lines[1:] if header else lines:
+                    if line.startswith(b"^") and last is not None:
+                        blocks[last].append(line)
+                    elif b" " in line:
+                        last = line.split(b" ", 1)[1]
+                        blocks[last] = [line]
+                created = set()
+                for name, sha in new.items():
+                    ref = name.encode()
+                    if ref in blocks or os.path.exists(os.path.join(self.commondir, name)):
+                        continue
+                    blocks[ref] = [sha.encode() + b" " + ref]
+                    created.add(name)
+                if created:
+                    body = [header or b"# pack-refs with: peeled fully-peeled sorted "]
+                    for ref in sorted(blocks):
+                        body.extend(blocks[ref])
+                    os.write(fd, b"\n".join(body) + b"\n")
+                os.close(fd)
+                fd = -1
+                if created:
+                    os.replace(lock, path)
+                    moved = True
+                return created
+            finally:
+                if fd != -1:
+                    os.close(fd)
+                if not moved:
+                    os.unlink(lock)
+
+        result: set[str] = set()
+
+        def run() -> bool:
+            result.update(attempt())
+            return True
+
+        self._locked("packed-refs", run)
+        return result
+
     def _packed_refs(self) -> dict[str, str]:
         path = os.path.join(self.commondir, "packed-refs")
         try:
-            mtime = os.stat(path).st_mtime_ns
+            st = os.stat(path)
         except FileNotFoundError:
             return {}
+        mtime = (st.st_mtime_ns, st.st_size, st.st_ino)
         if self._packed and self._packed[0] == mtime:
             return self._packed[1]
         refs: dict[str, str] = {}

@@ -95,6 +95,31 @@ def test_cas_ref_is_compare_and_swap_without_reflog(repo: GitRepo) -> None:
     repo.fsck()
 
 
+def test_create_refs_writes_packed_refs_git_reads(repo: GitRepo) -> None:
+    store = Store.discover()
+    head = repo.head()
+    tree = store.commit_tree(head)
+    commits = [store.add_commit(tree, [head], f"{i}\n", 0, 0) for i in range(3)]
+    repo.git("tag", "-a", "v1", "-m", "annotated")  # a peeled line that must survive
+    repo.git("pack-refs", "--all")
+    loose = "refs/gitml/runs/" + "cd" * 16
+    assert store.cas_ref(loose, None, commits[0])
+    names = {"refs/gitml/runs/" + f"{i:032x}": c for i, c in enumerate(commits)}
+    created = store.create_refs({**names, loose: commits[1]})
+    assert created == set(names), "an existing (loose) ref is left alone"
+    assert store.get_ref(loose) == commits[0]
+    for name, sha in names.items():
+        assert repo.git("rev-parse", name).strip() == sha == store.get_ref(name)
+    assert repo.git("rev-parse", "v1^{commit}").strip() == head
+    assert store.create_refs(names) == set(), "creating again changes nothing"
+    name, sha = next(iter(names.items()))
+    assert store.cas_ref(name, sha, commits[2])  # an update goes loose and wins over packed
+    assert repo.git("rev-parse", name).strip() == commits[2]
+    assert store.delete_ref(name, commits[2]) and store.get_ref(name) is None, "packed value gone too"
+    assert not (repo.path / ".git" / "packed-refs.lock").exists()
+    repo.fsck()
+
+
 @pytest.mark.parametrize(
     "url, clean",
     [

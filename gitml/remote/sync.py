@@ -192,7 +192,9 @@ def push(
 
             n, size = lfs_mod.upload_for(store, target, [u.new for u in updates if u.new], progress)
             report.lfs_objects, report.lfs_bytes = report.lfs_objects + n, report.lfs_bytes + size
-        status = transport.push(updates, atomic=True)
+        # every local ref that differs is pushed, none refused: one glob refspec does it
+        everything = run_ids is None and not skipped
+        status = transport.push(updates, atomic=True, all_refs=everything)
         stale = [u for u in updates if status.get(u.ref) and _is_stale(status[u.ref])]
         rejected = [(u, status[u.ref]) for u in updates if status.get(u.ref) and u not in stale]
         real = [(u, why) for u, why in rejected if "atomic" not in str(why)]

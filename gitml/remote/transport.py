@@ -123,23 +123,15 @@ def open_transport(store: Store, remote: Remote, progress: Progress | None = Non
 
 
 def write_refs(store: Store, updates: list[tuple[str, str | None, str]]) -> list[bool]:
-    """Compare-and-swap many local refs: one ``git update-ref --stdin`` transaction when
-    git is installed (no reflog, no fsync per ref), else :meth:`Store.cas_ref` one by one.
-    Returns, per update, whether it was written."""
-    if not updates:
-        return []
-    git = git_binary()
-    if git:
-        lines = [f"create {ref} {new}" if old is None else f"update {ref} {new} {old}"
-                 for ref, old, new in updates]  # fmt: skip
-        p = subprocess.run(
-            [git, f"--git-dir={store.gitdir}", "-c", "core.logAllRefUpdates=false",
-             "update-ref", "--stdin"],
-            input="\n".join(lines) + "\n", capture_output=True, text=True,
-        )  # fmt: skip
-        if p.returncode == 0:
-            return [True] * len(updates)
-    return [store.cas_ref(ref, old, new) for ref, old, new in updates]
+    """Write many local refs: new ones in one ``packed-refs`` rewrite, updates with
+    :meth:`Store.cas_ref` (lock, compare, write, rename; no reflog). Returns, per
+    update, whether it was written (False: the ref changed here meanwhile).
+    """
+    created = store.create_refs({ref: new for ref, old, new in updates if old is None})
+    return [
+        ref in created if old is None else store.cas_ref(ref, old, new)
+        for ref, old, new in updates
+    ]
 
 
 class Transport:
@@ -158,7 +150,10 @@ class Transport:
     def fetch(self, refs: dict[str, str]) -> None:
         raise NotImplementedError
 
-    def push(self, updates: list[Update], atomic: bool = True) -> dict[str, str | None]:
+    def push(
+        self, updates: list[Update], atomic: bool = True, all_refs: bool = False
+    ) -> dict[str, str | None]:
+        """Push ``updates``; ``all_refs`` says they are all the local refs that differ."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -287,7 +282,11 @@ class GitTransport(Transport):
             if code != 0:
                 raise classify(self.remote, err)
 
-    def push(self, updates: list[Update], atomic: bool = True) -> dict[str, str | None]:
+    def push(
+        self, updates: list[Update], atomic: bool = True, all_refs: bool = False
+    ) -> dict[str, str | None]:
+        if all_refs and not any(u.new is None for u in updates):
+            return self._push_all(updates, atomic)
         status: dict[str, str | None] = {}
         specs = [(u, _lease(u), f"{u.new or ''}:{u.ref}") for u in updates]
         for batch in _batches(specs, self.MAX_ARGS, size=lambda s: len(s[1]) + len(s[2]) + 2):
@@ -306,6 +305,30 @@ class GitTransport(Transport):
             for u, _lease_arg, _spec in batch:
                 status[u.ref] = got.get(u.ref, None if code == 0 else _reason(err) or "not updated")
         return status
+
+
+    def _push_all(self, updates: list[Update], atomic: bool) -> dict[str, str | None]:
+        """Push every local ``refs/gitml/*`` ref with one glob refspec.
+
+        Used when ``updates`` are exactly the local refs that differ from the remote's and
+        none is refused beforehand: git matches a glob refspec in one pass, whereas it
+        matches explicit refspecs one by one against every ref (about 1 s for 1,000 runs).
+        Updates of existing refs carry their lease, so they are forced only from the
+        expected old value; refs equal on both sides are no-ops.
+        """
+        args = ["push", "--porcelain", "--no-verify"]
+        args += ["--atomic"] if atomic else []
+        args += ["--progress"] if self.progress else ["-q"]
+        args += [_lease(u) for u in updates if u.old is not None]
+        args += [self.remote.arg, f"{PREFIX}*:{PREFIX}*"]
+        code, out, err = self._run(args, stream=True)
+        got = _parse_porcelain(out)
+        if not got and code != 0:
+            raise classify(self.remote, err)
+        return {
+            u.ref: got.get(u.ref, None if code == 0 else _reason(err) or "not updated")
+            for u in updates
+        }
 
 
 def _lease(u: Update) -> str:
@@ -450,7 +473,9 @@ class DulwichTransport(Transport):
             return "pre-receive hook declined" + (f": {said}" if said else "")
         return None
 
-    def push(self, updates: list[Update], atomic: bool = True) -> dict[str, str | None]:
+    def push(
+        self, updates: list[Update], atomic: bool = True, all_refs: bool = False
+    ) -> dict[str, str | None]:
         status: dict[str, str | None] = {}
         wanted = {u.ref.encode(): u for u in updates}
 
