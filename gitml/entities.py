@@ -59,32 +59,13 @@ class Run:
 
     @classmethod
     def from_record(cls, rec: RunRecord) -> Run:
-        i = rec.info
-        info = RunInfo(
-            run_id=rec.run_id,
-            run_name=str(i.get("name")),
-            experiment=str(i.get("experiment")),
-            status=str(i.get("status")),
-            lifecycle_stage=str(i.get("lifecycle", "active")),
-            start_time=parse_iso(i.get("start_time")),
-            end_time=parse_iso(i.get("end_time")),
-            user_id=i.get("user"),
-            revision=int(i.get("revision") or 0),
-            commit=rec.commit,
-            parent_run_id=i.get("parent_run"),
-            artifact_uri=f"runs:/{rec.run_id}/artifacts",
-        )
-        data = RunData(
-            params=dict(rec.params),
-            metrics={k: v["last"] for k, v in rec.metrics.items()},
-            tags=dict(rec.tags),
-        )
-        extra = {k: i.get(k) for k in ("source", "environment", "command", "exit_code",
-                                       "description", "host", "pid")}  # fmt: skip
-        return cls(info=info, data=data, extra=extra)
+        run = cls.from_summary(rec.summary())
+        run.extra["environment"] = rec.info.get("environment")
+        return run
 
     @classmethod
     def from_summary(cls, s: dict[str, Any]) -> Run:
+        """A Run from a listing summary (``RunRecord.summary()`` or the index cache)."""
         info = RunInfo(
             run_id=s["run_id"],
             run_name=str(s.get("name")),
