@@ -4,7 +4,9 @@
 - ``GitDaemon``: ``git daemon --enable=receive-pack`` on a free port (``git://``);
 - ``HttpGit``: nginx + fcgiwrap + ``git http-backend`` with basic auth (smart HTTP);
 - ``LfsServer``: giftless, a Git LFS batch API server with its own storage
-  (installed in its own virtualenv by ``.ci/setup-servers.sh``).
+  (installed in its own virtualenv by ``.ci/setup-servers.sh``);
+- ``SshServer``: OpenSSH's ``sshd`` on a loopback port, with a host key and an
+  authorized key made by the test (as root: it logs in as root).
 """
 
 from __future__ import annotations
@@ -136,6 +138,13 @@ http {{
   client_max_body_size 0;
   server {{
     listen 127.0.0.1:{self.port};
+    # git http-backend is no LFS server: answer LFS requests as such servers do (404),
+    # instead of letting the backend exit on a request body it never reads (a racy 502).
+    location ~ /info/lfs/ {{
+      auth_basic "git";
+      auth_basic_user_file {d}/htpasswd;
+      return 404;
+    }}
     location / {{
       auth_basic "git";
       auth_basic_user_file {d}/htpasswd;
@@ -220,6 +229,76 @@ class LfsServer:
             cwd=self.dir, env=env, stdout=subprocess.DEVNULL, stderr=open(self.dir / "log", "w"),
         )  # fmt: skip
         wait_port(self.port, self.proc, timeout=30)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _stop(self.proc)
+
+
+SSHD = "/usr/sbin/sshd"
+
+
+def ssh_available() -> str | None:
+    """None when sshd and ssh can run a loopback server here, else why not."""
+    missing = [b for b in ("ssh", "ssh-keygen") if not shutil.which(b)]
+    if not os.path.exists(SSHD):
+        missing.append("sshd")
+    if missing:
+        return ", ".join(missing) + " not installed (run .ci/setup-servers.sh)"
+    if os.geteuid() != 0:
+        return "sshd logs in as the user that runs it only as root"
+    return None
+
+
+class SshServer:
+    """``sshd`` on 127.0.0.1:PORT accepting one key generated here, logging in as root.
+
+    ``ssh_command`` is what ``GIT_SSH_COMMAND`` needs (that key, no known_hosts);
+    ``url(path)`` is ``ssh://root@127.0.0.1:PORT/path``.
+    """
+
+    def __init__(self, workdir: Path):
+        self.dir = workdir
+        self.port = free_port()
+        self.key = workdir / "id_ed25519"
+        self.proc: subprocess.Popen | None = None  # type: ignore[type-arg]
+
+    def url(self, path: Path | str, user: str = "root") -> str:
+        return f"ssh://{user}@127.0.0.1:{self.port}{path}"
+
+    def ssh_command(self, key: Path | None = None) -> str:
+        return (f"ssh -i {key or self.key} -o StrictHostKeyChecking=no "
+                "-o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR "
+                "-o IdentitiesOnly=yes")  # fmt: skip
+
+    def new_key(self, name: str) -> Path:
+        """Another key pair, not authorized on this server."""
+        path = self.dir / name
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)],
+                       check=True)  # fmt: skip
+        return path
+
+    def __enter__(self) -> SshServer:
+        d = self.dir
+        d.mkdir(parents=True, exist_ok=True)
+        host_key = d / "host_ed25519"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)],
+                       check=True)  # fmt: skip
+        self.new_key(self.key.name)
+        (d / "authorized_keys").write_text((d / f"{self.key.name}.pub").read_text())
+        (d / "sshd_config").write_text(
+            f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {host_key}\n"
+            f"AuthorizedKeysFile {d / 'authorized_keys'}\nPidFile {d / 'sshd.pid'}\n"
+            "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
+            "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
+            "LogLevel ERROR\n"
+        )
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # privilege separation dir
+        self.proc = subprocess.Popen(
+            [SSHD, "-D", "-f", str(d / "sshd_config"), "-E", str(d / "sshd.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_port(self.port, self.proc)
         return self
 
     def __exit__(self, *exc: object) -> None:
