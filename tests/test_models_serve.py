@@ -149,12 +149,33 @@ def test_health_and_version(server):
         {"instances": [{"a": 1.0, "b": 2}, {"a": 3.0, "b": 4}]},
         {"inputs": {"a": [1.0, 3.0], "b": [2, 4]}},
         {"inputs": [[1.0, 2], [3.0, 4]]},
+        {"inputs": [{"a": 1.0, "b": 2}, {"a": 3.0, "b": 4}]},
     ],
 )
 def test_every_json_format(server, payload):
     status, body = server.invoke(payload)
     assert status == 200, body
     assert body == {"predictions": [{"y": 3.0}, {"y": 7.0}]}
+
+
+def test_mlflow_scoring_client_works_unchanged(server):
+    """MLflow's own scoring client and serving-input converter talk to gitml's server."""
+    pytest.importorskip("mlflow")
+    import numpy as np
+    from mlflow.models.utils import convert_input_example_to_serving_input
+    from mlflow.pyfunc.scoring_server.client import ScoringServerClient
+
+    client = ScoringServerClient("127.0.0.1", server.port)
+    client.wait_server_ready(timeout=10)
+    frame = pd.DataFrame({"b": [2, 4], "a": [1.0, 3.0]})
+    expected = {"predictions": [{"y": 3.0}, {"y": 7.0}]}
+    assert client.invoke(frame) == expected
+    assert client.invoke(frame, params={"scale": 2.0}) == {
+        "predictions": [{"y": 4.0}, {"y": 10.0}]
+    }
+    assert client.invoke(np.array([[1.0, 2], [3.0, 4]])) == expected
+    status, body = server.invoke(convert_input_example_to_serving_input(frame))
+    assert (status, body) == (200, expected)
 
 
 def test_params_and_charset(server):

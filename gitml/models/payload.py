@@ -115,13 +115,8 @@ def _tensor_input(key: str, value: Any, schema: Schema | None) -> Any:
     import numpy as np
     import pandas as pd
 
-    if (
-        key == "instances"
-        and isinstance(value, list)
-        and value
-        and all(isinstance(r, dict) for r in value)
-    ):
-        return pd.DataFrame(value)
+    if isinstance(value, list) and value and all(isinstance(r, dict) for r in value):
+        return pd.DataFrame(value)  # records, for instances as for inputs (as MLflow reads them)
     if isinstance(value, dict):
         try:
             return {str(k): np.asarray(v) for k, v in value.items()}
