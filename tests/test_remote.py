@@ -14,15 +14,18 @@ from servers import (
     GitDaemon,
     HttpGit,
     LfsServer,
+    SshServer,
     bare_repo,
     free_port,
     http_available,
     lfs_available,
+    ssh_available,
 )
 
 from gitml import remote, runs
 from gitml.cli import cli
 from gitml.errors import RemoteError
+from gitml.remote.transport import GitTransport, Update, resolve_remote
 from gitml.store import Store, lfs_object_path, read_file_content
 
 DEAD_PID = 2**22 + 12345  # no such process: these runs are not "running here"
@@ -192,6 +195,62 @@ def test_pre_receive_hook_rejects(tmp_path: Path, backend: str) -> None:
     assert remote_refs(bare) == {}
     assert run_refs(a.path) == before and rid in before
     fsck(bare)
+
+
+@pytest.mark.skipif(ssh_available() is not None, reason=str(ssh_available()))
+def test_ssh_round_trip(tmp_path: Path, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with SshServer(tmp_path / "sshd") as sshd:
+        bare = bare_repo(tmp_path / "remote.git")
+        a, b = clone(tmp_path, "a", sshd.url(bare)), clone(tmp_path, "b", sshd.url(bare))
+        rid = new_run(a)
+        # a key the server does not know: one line, nothing written on either side
+        monkeypatch.setenv("GIT_SSH_COMMAND", sshd.ssh_command(sshd.new_key("stranger")))
+        before = run_refs(a.path)
+        with pytest.raises(RemoteError, match="authentication refused by remote 'origin'") as exc:
+            remote.push(store_of(a))
+        assert "\n" not in str(exc.value) and "Permission denied" in str(exc.value)
+        assert remote_refs(bare) == {} and run_refs(a.path) == before
+        monkeypatch.setenv("GIT_SSH_COMMAND", sshd.ssh_command())
+        assert remote.push(store_of(a)).count("new") == 1
+        assert remote_refs(bare) == run_refs(a.path)
+        assert [c.run_id for c in remote.pull(store_of(b)).changes] == [rid]
+        tag(b, rid, via="ssh")
+        assert remote.push(store_of(b)).count("updated") == 1
+        assert remote.pull(store_of(a)).count("updated") == 1
+        assert runs.load(store_of(a), rid).tags == {"via": "ssh"}
+        code, out = invoke(a, "push")
+        assert code == 0 and "nothing to push" in out
+    for where in (a.path, b.path, bare):
+        fsck(where)
+
+
+@pytest.mark.skipif(ssh_available() is not None, reason=str(ssh_available()))
+def test_ssh_cli_subprocess(tmp_path: Path) -> None:
+    with SshServer(tmp_path / "sshd") as sshd:
+        bare = bare_repo(tmp_path / "remote.git")
+        a, b = clone(tmp_path, "a", sshd.url(bare)), clone(tmp_path, "b", sshd.url(bare))
+        rid = new_run(a)
+        env = dict(os.environ, GIT_SSH_COMMAND=sshd.ssh_command())
+        out = subprocess.run(["gitml", "push"], cwd=a.path, env=env, capture_output=True, text=True)
+        assert out.returncode == 0 and "pushed 1 run(s)" in out.stdout, out.stderr
+        out = subprocess.run(["gitml", "pull"], cwd=b.path, env=env, capture_output=True, text=True)
+        assert out.returncode == 0 and rid[:8] in out.stdout, out.stderr
+        assert run_refs(b.path) == run_refs(a.path) == remote_refs(bare)
+    # the server is gone: one line, exit 1
+    out = subprocess.run(["gitml", "pull"], cwd=b.path, env=env, capture_output=True, text=True)
+    assert out.returncode == 1 and out.stderr.count("\n") == 1, out.stderr
+    assert out.stderr.startswith("Error: cannot reach remote 'origin'") and "refused" in out.stderr
+
+
+def test_unreachable_names_the_real_cause(tmp_path: Path, backend: str) -> None:
+    a = clone(tmp_path, "a", str(tmp_path / "missing.git"))
+    new_run(a)
+    with pytest.raises(RemoteError) as exc:
+        remote.push(store_of(a))
+    assert str(exc.value).startswith("cannot reach remote 'origin'")
+    assert "missing.git" in str(exc.value).split(":", 1)[1], "the cause, not only the URL"
+    if backend == "git":
+        assert "does not appear to be a git repository" in str(exc.value)
 
 
 # ---------------------------------------------------------------------- exchanging runs
@@ -377,6 +436,169 @@ def test_plain_git_fetch_reads_identically(tmp_path: Path) -> None:
                 for where in (a.path, fresh)]  # fmt: skip
         assert outs[0].returncode == 0, outs[0].stderr
         assert outs[0].stdout == outs[1].stdout, args
+
+
+def test_full_push_with_new_updated_unchanged_foreign_and_model_refs(
+    tmp_path: Path, backend: str
+) -> None:
+    """One push of everything (a glob refspec over git): each kind of ref lands right."""
+    bare = bare_repo(tmp_path / "remote.git")
+    a, b = clone(tmp_path, "a", str(bare)), clone(tmp_path, "b", str(bare))
+    same, changed = new_run(a), new_run(a)
+    remote.push(store_of(a))
+    foreign = new_run(b)
+    remote.push(store_of(b))  # the remote has a run that a lacks
+    tag(a, changed, stage="final")
+    fresh = new_run(a)
+    a.git("update-ref", "refs/gitml/models/clf/1", run_refs(a.path)[same])
+    a.git("update-ref", "refs/gitml/aliases/clf/champion", run_refs(a.path)[same])
+    before = remote_refs(bare)
+    report = remote.push(store_of(a))
+    kinds = {c.ref.rsplit("/", 1)[-1] if c.run_id else c.ref: c.kind for c in report.changes}
+    assert kinds == {
+        changed: "updated",
+        fresh: "new",
+        "refs/gitml/models/clf/1": "new",
+        "refs/gitml/aliases/clf/champion": "new",
+    }
+    after = remote_refs(bare)
+    assert after[same] == before[same] and after[foreign] == before[foreign]
+    assert after[changed] == run_refs(a.path)[changed] != before[changed]
+    assert after[fresh] == run_refs(a.path)[fresh]
+    for ref in ("refs/gitml/models/clf/1", "refs/gitml/aliases/clf/champion"):
+        assert git("rev-parse", ref, cwd=bare) == a.git("rev-parse", ref)
+    assert remote.push(store_of(a)).changes == []
+    fsck(bare)
+
+
+def test_push_skips_a_run_the_remote_has_newer_and_sends_the_rest(
+    tmp_path: Path, backend: str
+) -> None:
+    bare = bare_repo(tmp_path / "remote.git")
+    a, b = clone(tmp_path, "a", str(bare)), clone(tmp_path, "b", str(bare))
+    rid = new_run(a)
+    remote.push(store_of(a))
+    remote.pull(store_of(b))
+    tag(b, rid, newer="yes")
+    remote.push(store_of(b))
+    newer = remote_refs(bare)[rid]
+    other = new_run(a)
+    code, out = invoke(a, "push")
+    assert code == 0, out
+    assert "pushed 1 run(s) to origin (1 new, 0 updated)" in out
+    assert f"skipped run {rid[:8]}" in out and "gitml pull origin" in out, out
+    assert remote_refs(bare)[rid] == newer, "an older version never overwrites a newer one"
+    assert remote_refs(bare)[other] == run_refs(a.path)[other]
+
+
+def _git_transport(repo: GitRepo) -> GitTransport:
+    store = store_of(repo)
+    return GitTransport(store, resolve_remote(store, "origin"), "git")
+
+
+def test_glob_push_lease_refuses_a_moved_ref_and_writes_nothing(tmp_path: Path) -> None:
+    bare = bare_repo(tmp_path / "remote.git")
+    a, b = clone(tmp_path, "a", str(bare)), clone(tmp_path, "b", str(bare))
+    rid = new_run(a)
+    remote.push(store_of(a))
+    remote.pull(store_of(b))
+    seen = remote_refs(bare)[rid]
+    tag(b, rid, by="b")
+    remote.push(store_of(b))  # the remote moved after a listed it
+    tag(a, rid, by="a")
+    tag(a, rid, by="a again")
+    fresh = new_run(a)
+    before = remote_refs(bare)
+    ref = "refs/gitml/runs/"
+    updates = [Update(ref + rid, seen, run_refs(a.path)[rid]), Update(ref + fresh, None,
+               run_refs(a.path)[fresh])]  # fmt: skip
+    status = _git_transport(a).push(updates, atomic=True, all_refs=True)
+    assert "stale" in str(status[ref + rid]), status
+    assert status[ref + fresh], "atomic: the new run is refused with it"
+    assert remote_refs(bare) == before
+    # through push(): it lists again, sees the newer revision and takes it with its lease
+    report = remote.push(store_of(a))
+    assert {c.run_id: c.kind for c in report.changes} == {rid: "updated", fresh: "new"}
+    assert remote_refs(bare) == run_refs(a.path)
+    fsck(bare)
+
+
+def test_glob_push_never_overwrites_a_ref_it_was_not_asked_to_update(tmp_path: Path) -> None:
+    """The glob matches every local ref: a ref the remote has newer is still not forced."""
+    bare = bare_repo(tmp_path / "remote.git")
+    a, b = clone(tmp_path, "a", str(bare)), clone(tmp_path, "b", str(bare))
+    rid = new_run(a)
+    remote.push(store_of(a))
+    remote.pull(store_of(b))
+    tag(b, rid, newer="yes")
+    remote.push(store_of(b))
+    a.git("update-ref", "refs/gitml/models/clf/1", run_refs(a.path)[rid])
+    b.git("update-ref", "refs/gitml/models/clf/1", run_refs(b.path)[rid])
+    remote.push(store_of(b))
+    before = remote_refs(bare)
+    fresh = new_run(a)
+    update = Update("refs/gitml/runs/" + fresh, None, run_refs(a.path)[fresh])
+    status = _git_transport(a).push([update], atomic=True, all_refs=True)
+    assert status[update.ref], status
+    assert remote_refs(bare) == before
+    assert git("rev-parse", "refs/gitml/models/clf/1", cwd=bare) == b.git(
+        "rev-parse", "refs/gitml/models/clf/1"
+    )
+
+
+def test_pulled_refs_are_packed_and_stay_consistent(tmp_path: Path, backend: str) -> None:
+    """New refs from a pull go to packed-refs in one write; later updates, deletion and
+    git itself agree with them."""
+    bare = bare_repo(tmp_path / "remote.git")
+    a, b = clone(tmp_path, "a", str(bare)), clone(tmp_path, "b", str(bare))
+    b.git("tag", "-a", "v1", "-m", "release")
+    b.git("pack-refs", "--all")  # an existing packed-refs with a peeled tag
+    ids = [new_run(a) for _ in range(3)]
+    remote.push(store_of(a))
+    assert remote.pull(store_of(b)).count("new") == 3
+    packed = (b.path / ".git" / "packed-refs").read_text()
+    assert all(f"refs/gitml/runs/{rid}" in packed for rid in ids)
+    assert not (b.path / ".git" / "packed-refs.lock").exists()
+    assert b.git("rev-parse", "v1^{commit}").strip() == b.head()
+    assert run_refs(b.path) == run_refs(a.path) == remote_refs(bare)
+    tag(b, ids[0], local="yes")  # a loose ref now shadows the packed one
+    tag(a, ids[1], remote="yes")
+    remote.push(store_of(a))
+    assert remote.pull(store_of(b)).count("updated") == 1  # compare-and-swap on a packed ref
+    assert runs.load(store_of(b), ids[1]).tags == {"remote": "yes"}
+    assert runs.load(store_of(b), ids[0]).tags == {"local": "yes"}
+    runs.set_lifecycle(store_of(b), ids[2], "deleted")
+    code, out = invoke(b, "gc")
+    assert code == 0, out
+    assert ids[2] not in run_refs(b.path) and ids[2] not in (b.path / ".git" / "packed-refs").read_text()
+    code, out = invoke(b, "ls")
+    assert ids[0][:8] in out and ids[1][:8] in out and ids[2][:8] not in out
+    fsck(b.path)
+
+
+def test_concurrent_pulls_into_one_repository(tmp_path: Path) -> None:
+    bare = bare_repo(tmp_path / "remote.git")
+    a, b = clone(tmp_path, "a", str(bare)), clone(tmp_path, "b", str(bare))
+    ids = {new_run(a) for _ in range(20)}
+    remote.push(store_of(a))
+    reports: list[remote.Report] = []
+    errors: list[BaseException] = []
+
+    def go() -> None:
+        try:
+            reports.append(remote.pull(store_of(b)))
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=go) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert all(not r.skipped for r in reports), [r.skipped for r in reports]
+    assert set(run_refs(b.path)) == ids and run_refs(b.path) == run_refs(a.path)
+    fsck(b.path)
 
 
 # ---------------------------------------------------------------------- LFS

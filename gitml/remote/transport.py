@@ -125,13 +125,15 @@ def open_transport(store: Store, remote: Remote, progress: Progress | None = Non
 def write_refs(store: Store, updates: list[tuple[str, str | None, str]]) -> list[bool]:
     """Write many local refs: new ones in one ``packed-refs`` rewrite, updates with
     :meth:`Store.cas_ref` (lock, compare, write, rename; no reflog). Returns, per
-    update, whether it was written (False: the ref changed here meanwhile).
+    update, whether the ref now has its new value (False: it changed here meanwhile; a ref
+    that another process created meanwhile with the same commit counts as written).
     """
     created = store.create_refs({ref: new for ref, old, new in updates if old is None})
     return [
-        ref in created if old is None else store.cas_ref(ref, old, new)
+        (ref in created or store.get_ref(ref) == new) if old is None
+        else store.cas_ref(ref, old, new)
         for ref, old, new in updates
-    ]
+    ]  # fmt: skip
 
 
 class Transport:
@@ -166,7 +168,7 @@ _UNREACHABLE = (
     "could not read from remote repository", "does not appear to be a git repository",
     "no such file or directory", "connection timed out", "network is unreachable",
     "couldn't connect", "not found", "repository not found", "unable to access",
-    "no route to host", "name or service not known",
+    "no route to host", "name or service not known", "no git repository was found",
 )  # fmt: skip
 _AUTH = ("authentication failed", "http 401", "http 403", "401 unauthorized", "403 forbidden",
          "permission denied", "could not read username", "could not read password",
@@ -192,11 +194,16 @@ def classify(remote: Remote, message: str) -> RemoteError:
     return RemoteError(f"remote {where} failed: {reason}")
 
 
+# what git adds after the real cause ("fatal: Could not read from remote repository...")
+_GENERIC = ("could not read from remote repository", "the remote end hung up unexpectedly",
+            "failed to push some refs")  # fmt: skip
+
+
 def _reason(text: str) -> str:
+    """The informative part of what git said: its first specific message, not the generic one."""
     parts = [p.strip() for p in re.split(r"(?:fatal|error):", text) if p.strip()]
-    reason = parts[0] if parts else text or "no answer"
-    if len(parts) > 1:
-        reason = parts[-1] if len(parts[-1]) > 10 else "; ".join(parts)
+    specific = [p for p in parts if not p.lower().startswith(_GENERIC)]
+    reason = (specific or parts or [text or "no answer"])[0]
     return reason.rstrip(".")[:300]
 
 
