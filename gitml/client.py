@@ -9,8 +9,8 @@ from typing import Any
 
 from . import keys, runs
 from .entities import FileInfo, Metric, Run
-from .errors import ArtifactError, RunNotFound
-from .record import iso, now_ms
+from .errors import ArtifactError, InvalidValue, RunNotFound
+from .record import FINAL_STATUSES, iso, now_ms
 from .store import (
     MODE_TREE,
     Store,
@@ -64,6 +64,10 @@ class Client:
         return Run.from_record(runs.load(self.store, self.resolve_run(run)))
 
     def set_terminated(self, run: str, status: str = "FINISHED", end_time: int | None = None) -> None:
+        if status not in FINAL_STATUSES:
+            raise InvalidValue(
+                f"unknown final status {status!r}; use one of {', '.join(FINAL_STATUSES)}"
+            )
         run_id = self.resolve_run(run)
         w = runs.open_writer(self.store, run_id, owner=True)
         w.set_info(status=status, end_time=iso(end_time or now_ms()))

@@ -9,7 +9,7 @@ import pytest
 
 import gitml
 from gitml import Client, Metric
-from gitml.errors import ArtifactError, InvalidKey, ParamConflict, RunNotFound
+from gitml.errors import ArtifactError, InvalidKey, InvalidValue, ParamConflict, RunNotFound
 
 from conftest import GitRepo
 
@@ -123,6 +123,8 @@ def test_client_errors_write_nothing(repo: GitRepo) -> None:
         c.get_metric_history(rid, "nope")
     with pytest.raises(RunNotFound, match="'zzzz'"):
         c.log_metric("zzzz", "m", 1.0)
+    with pytest.raises(InvalidValue, match="unknown final status 'DONE'; use one of FINISHED"):
+        c.set_terminated(rid, "DONE")
     assert repo.run_refs() == before
 
 
