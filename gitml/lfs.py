@@ -205,11 +205,8 @@ class Endpoint:
                         f"authentication refused by the LFS server of {self.remote_label!r} "
                         f"({self.url}, HTTP {exc.code}); check the user name and password"
                     ) from None
-                if exc.code == 404 and url.endswith("/objects/batch"):
-                    raise RemoteError(
-                        f"LFS endpoint missing: {self.url} answered HTTP 404 for the batch API; "
-                        "enable Git LFS on the server or set `git config lfs.url URL`"
-                    ) from None
+                if url.endswith("/objects/batch"):
+                    raise self._batch_error(exc) from None
                 raise RemoteError(f"LFS server {self.url} answered HTTP {exc.code} for {method} "
                                   f"{url}: {exc.reason}") from None  # fmt: skip
             except (urllib.error.URLError, OSError) as exc:
@@ -218,6 +215,22 @@ class Endpoint:
         raise RemoteError(
             f"authentication refused by the LFS server {self.url}"
         )  # pragma: no cover
+
+    def _batch_error(self, exc: urllib.error.HTTPError) -> RemoteError:
+        """A refused batch request: an LFS server answers in JSON, anything else has no LFS."""
+        kind = exc.headers.get("Content-Type", "") if exc.headers else ""
+        if "json" not in kind:  # a git host or web server without LFS (404, 405, 502, ...)
+            return RemoteError(
+                f"LFS endpoint missing: {self.url} answered HTTP {exc.code} ({exc.reason}) to the "
+                "batch API, not as a Git LFS server; enable Git LFS on the server or set "
+                "`git config lfs.url URL`"
+            )
+        try:
+            said = json.loads(exc.read()).get("message") or exc.reason
+        except (ValueError, AttributeError, OSError):
+            said = exc.reason
+        said = " ".join(str(said).split())[:200]
+        return RemoteError(f"LFS server {self.url} refused the batch request (HTTP {exc.code}): {said}")
 
     def batch(self, operation: str, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
         body = json.dumps({"operation": operation, "transfers": ["basic"], "objects": objects,

@@ -680,6 +680,36 @@ def test_lfs_endpoint_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         assert remote_refs(bare) == {}  # no ref moved without its content
 
 
+def test_lfs_endpoint_that_is_no_lfs_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plain web server at lfs.url (answers POST with 501, in HTML): endpoint missing."""
+    import http.server
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        root = tmp_path / "srv"
+        root.mkdir()
+        bare = bare_repo(root / "runs.git")
+        with GitDaemon(root) as daemon:
+            a = clone(tmp_path, "a", daemon.url("runs.git"))
+            a.git("config", "lfs.url", f"http://127.0.0.1:{server.server_address[1]}/info/lfs")
+            rid, _data = _lfs_run(a, tmp_path, monkeypatch)
+            before = run_refs(a.path)
+            code, out = invoke(a, "push")
+            assert code == 1 and out.count("\n") == 1, out
+            assert out.startswith("Error: LFS endpoint missing: ") and "HTTP 501" in out, out
+            assert "git config lfs.url" in out
+            assert remote_refs(bare) == {} and run_refs(a.path) == before and rid in before
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_cli_subprocess_push_pull(tmp_path: Path) -> None:
     bare = bare_repo(tmp_path / "remote.git")
     a, b = clone(tmp_path, "a", str(bare)), clone(tmp_path, "b", str(bare))
