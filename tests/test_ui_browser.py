@@ -241,6 +241,16 @@ def test_compare_two_runs(page: Any, served: tuple[UI, dict[str, str]]) -> None:
     page.locator("#smoothing").fill("0.6")
     page.wait_for_timeout(200)
     assert page.locator("#compare-chart canvas").count() == 1
+    # a log axis labels some ticks and leaves the others blank (no "—" placeholders)
+    labels = page.evaluate("() => document.getElementById('compare-chart')._plot.axes[1]._values")
+    assert "—" not in labels and "" in labels
+    assert {"0.1", "1"} <= set(labels)
+    # run columns share the width equally, whatever their values' lengths
+    widths = page.evaluate(
+        "() => [...document.querySelectorAll('#compare-table thead th')].slice(1)"
+        ".map((th) => th.getBoundingClientRect().width)"
+    )
+    assert len(widths) == 2 and abs(widths[0] - widths[1]) < 1.5, widths
     page.wait_for_selector("#code-diff p")
     shot(page, "compare")
 

@@ -220,7 +220,8 @@ const G = (() => {
       }))),
       axes: [
         {label: spec.xLabel || "step", size: 36, labelSize: 14, incrs: STEP_INCREMENTS},
-        {size: 64, values: (u, ticks) => ticks.map((t) => fmt(t))},
+        // a log axis labels only some ticks: uPlot passes null for the others
+        {size: 64, values: (u, ticks) => ticks.map((t) => (t === null || t === undefined ? "" : fmt(t)))},
       ],
     };
     const plot = new uPlot(opts, data, container);
