@@ -253,6 +253,20 @@ def test_unreachable_names_the_real_cause(tmp_path: Path, backend: str) -> None:
         assert "does not appear to be a git repository" in str(exc.value)
 
 
+def test_update_hook_rejects(tmp_path: Path, backend: str) -> None:
+    bare = bare_repo(tmp_path / "remote.git")
+    hook = bare / "hooks" / "update"
+    hook.write_text('#!/bin/sh\ncase "$1" in refs/gitml/*) echo "no runs: $1" >&2; exit 1;; esac\n')
+    hook.chmod(0o755)
+    a = clone(tmp_path, "a", str(bare))
+    new_run(a)
+    code, out = invoke(a, "push")
+    assert code == 1 and out.count("\n") == 1, out
+    assert out.startswith("Error: remote 'origin' rejected run ") and "hook declined" in out, out
+    assert remote_refs(bare) == {}
+    fsck(bare)
+
+
 # ---------------------------------------------------------------------- exchanging runs
 def test_two_clones_exchange_both_ways(tmp_path: Path, backend: str) -> None:
     bare = bare_repo(tmp_path / "remote.git")

@@ -464,20 +464,30 @@ class DulwichTransport(Transport):
         self._call(False, go)
 
     def _local_pre_receive(self, updates: list[Update]) -> str | None:
-        """Run a local remote's ``pre-receive`` hook (dulwich writes local remotes in-process)."""
+        """Run a local remote's ``pre-receive`` and ``update`` hooks, as ``git receive-pack``
+        would (dulwich writes local remotes in-process, without hooks); the reason if one
+        declines."""
         path = self.remote.local_path
         if path is None:
             return None
         gitdir = os.path.join(path, ".git") if os.path.isdir(os.path.join(path, ".git")) else path
-        hook = os.path.join(gitdir, "hooks", "pre-receive")
-        if not os.access(hook, os.X_OK):
-            return None
-        lines = "".join(f"{u.old or ZERO} {u.new or ZERO} {u.ref}\n" for u in updates)
         env = dict(os.environ, GIT_DIR=gitdir)
-        p = subprocess.run([hook], input=lines, capture_output=True, text=True, cwd=gitdir, env=env)
-        if p.returncode != 0:
-            said = " ".join(p.stderr.split())[:200]
-            return "pre-receive hook declined" + (f": {said}" if said else "")
+        hook = os.path.join(gitdir, "hooks", "pre-receive")
+        if os.access(hook, os.X_OK):
+            lines = "".join(f"{u.old or ZERO} {u.new or ZERO} {u.ref}\n" for u in updates)
+            p = subprocess.run([hook], input=lines, capture_output=True, text=True, cwd=gitdir,
+                               env=env)  # fmt: skip
+            if p.returncode != 0:
+                said = " ".join(p.stderr.split())[:200]
+                return "pre-receive hook declined" + (f": {said}" if said else "")
+        hook = os.path.join(gitdir, "hooks", "update")
+        if os.access(hook, os.X_OK):
+            for u in updates:
+                p = subprocess.run([hook, u.ref, u.old or ZERO, u.new or ZERO], text=True,
+                                   capture_output=True, cwd=gitdir, env=env)  # fmt: skip
+                if p.returncode != 0:
+                    said = " ".join(p.stderr.split())[:200]
+                    return "update hook declined" + (f": {said}" if said else "")
         return None
 
     def push(
