@@ -63,7 +63,9 @@ class Client:
     def get_run(self, run: str) -> Run:
         return Run.from_record(runs.load(self.store, self.resolve_run(run)))
 
-    def set_terminated(self, run: str, status: str = "FINISHED", end_time: int | None = None) -> None:
+    def set_terminated(
+        self, run: str, status: str = "FINISHED", end_time: int | None = None
+    ) -> None:
         if status not in FINAL_STATUSES:
             raise InvalidValue(
                 f"unknown final status {status!r}; use one of {', '.join(FINAL_STATUSES)}"
@@ -92,7 +94,9 @@ class Client:
     def log_param(self, run: str, key: str, value: Any) -> None:
         self._write(run, lambda w: w.log_params({key: runs.native(value)}))
 
-    def log_metric(self, run: str, key: str, value: float, timestamp: int | None = None, step: int = 0) -> None:
+    def log_metric(
+        self, run: str, key: str, value: float, timestamp: int | None = None, step: int = 0
+    ) -> None:
         self._write(run, lambda w: w.log_metric(key, value, step, timestamp))
 
     def set_tag(self, run: str, key: str, value: Any) -> None:
@@ -129,7 +133,9 @@ class Client:
     def log_model_dir(self, run: str, local_dir: str, name: str) -> None:
         """Store a model directory at ``models/<name>/`` of the run's tree."""
         keys.validate_key(name, "model name")
-        self._write(run, lambda w: w.set_entry(f"models/{name}", (MODE_TREE, dir_tree(w.store, local_dir))))
+        self._write(
+            run, lambda w: w.set_entry(f"models/{name}", (MODE_TREE, dir_tree(w.store, local_dir)))
+        )
 
     # ------------------------------------------------------------ reading
     def get_metric_history(self, run: str, key: str) -> list[Metric]:
@@ -162,7 +168,9 @@ class Client:
         out = []
         for name, (mode, sha) in sorted(self.store.read_tree(found[1]).items()):
             rel = f"{sub}/{name}" if sub else name
-            out.append(FileInfo(rel, mode == MODE_TREE, None if mode == MODE_TREE else self._size(sha)))
+            out.append(
+                FileInfo(rel, mode == MODE_TREE, None if mode == MODE_TREE else self._size(sha))
+            )
         return out
 
     def _size(self, sha: str) -> int:
@@ -208,20 +216,26 @@ class Client:
 
 
 # ---------------------------------------------------------------- artifact helpers
-def log_artifact_to(w: runs.RunWriter, local_path: str, artifact_path: str | None) -> None:
-    if not os.path.isfile(local_path):
+def check_artifact_source(local_path: str, artifact_path: str | None, folder: bool = False) -> str:
+    """Raise ArtifactError unless ``local_path`` is a file (a folder) and ``artifact_path``
+    stays inside the artifacts folder; returns the normalized ``artifact_path``."""
+    if folder and not os.path.isdir(local_path):
+        raise ArtifactError(f"artifact folder {local_path!r} is missing or not a folder")
+    if not folder and not os.path.isfile(local_path):
         kind = "a folder (use log_artifacts)" if os.path.isdir(local_path) else "missing"
         raise ArtifactError(f"artifact {local_path!r} is {kind}")
-    dest = keys.artifact_path(artifact_path)
+    return keys.artifact_path(artifact_path)
+
+
+def log_artifact_to(w: runs.RunWriter, local_path: str, artifact_path: str | None) -> None:
+    dest = check_artifact_source(local_path, artifact_path)
     name = os.path.basename(local_path)
     target = f"artifacts/{dest}/{name}" if dest else f"artifacts/{name}"
     w.set_entry(target, add_file(w.store, local_path, lfs_threshold(w.store)))
 
 
 def log_artifacts_to(w: runs.RunWriter, local_dir: str, artifact_path: str | None) -> None:
-    if not os.path.isdir(local_dir):
-        raise ArtifactError(f"artifact folder {local_dir!r} is missing or not a folder")
-    dest = keys.artifact_path(artifact_path)
+    dest = check_artifact_source(local_dir, artifact_path, folder=True)
     base = f"artifacts/{dest}" if dest else "artifacts"
     # file by file, so the folder's files join what the run already has there
     for rel, mode, sha in dir_files(w.store, local_dir):

@@ -19,7 +19,14 @@ from contextvars import ContextVar
 from typing import Any
 
 from . import runs
-from .client import Client, dict_artifact, log_artifact_to, log_artifacts_to, text_artifact
+from .client import (
+    Client,
+    check_artifact_source,
+    dict_artifact,
+    log_artifact_to,
+    log_artifacts_to,
+    text_artifact,
+)
 from .entities import Run, RunData, RunInfo
 from .errors import ActiveRunError, GitmlError
 from .record import FINAL_STATUSES, iso, now_ms
@@ -135,8 +142,10 @@ def start_run(
         run = ActiveRun(writer, started)
         _configure(writer, params, tags, description, name)
     else:
-        exp = experiment if experiment is not None else (
-            _experiment.get() or os.environ.get("GITML_EXPERIMENT") or "Default"
+        exp = (
+            experiment
+            if experiment is not None
+            else (_experiment.get() or os.environ.get("GITML_EXPERIMENT") or "Default")
         )
         writer = runs.create(
             store, experiment=exp, name=name, tags=tags, params=params, description=description,
@@ -165,7 +174,9 @@ def _configure(w: runs.RunWriter, params: Any, tags: Any, description: Any, name
 def end_run(status: str = "FINISHED") -> None:
     """End the active run (no-op when none is active)."""
     if status not in FINAL_STATUSES:
-        raise ActiveRunError(f"end_run status must be one of {', '.join(FINAL_STATUSES)}, not {status!r}")
+        raise ActiveRunError(
+            f"end_run status must be one of {', '.join(FINAL_STATUSES)}, not {status!r}"
+        )
     stack = _stack.get()
     if stack:
         _end(stack[-1], status)
@@ -200,32 +211,74 @@ def last_active_run() -> Run | None:
     return Client().get_run(run.run_id)
 
 
-def _require() -> runs.RunWriter:
-    """The active run's writer; starts a run when none is active, as MLflow does."""
+def _require(check: Any = None) -> runs.RunWriter:
+    """The active run's writer; starts a run when none is active, as MLflow does.
+
+    ``check`` (a callable raising GitmlError) validates the call's input first, so a
+    bad key or value never starts (and writes) a run.
+    """
     run = active_run()
     if run is None:
+        if check is not None:
+            check()
         run = start_run()
     return run.writer
 
 
+def _check_params(params: dict[str, Any]) -> None:
+    from .record import RunRecord
+
+    runs.RunWriter(None, RunRecord(info={"id": "0" * 32}), owner=False).log_params(params)  # type: ignore[arg-type]
+
+
+def _check_metrics(metrics: dict[str, Any], step: Any) -> None:
+    from .record import RunRecord
+
+    probe = runs.RunWriter(None, RunRecord(info={"id": "0" * 32}), owner=False)  # type: ignore[arg-type]
+    for key, value in metrics.items():
+        probe.log_metric(key, value, 0 if step is None else step, 0)
+
+
+def _check_tags(tag_keys: Any) -> None:
+    from .keys import validate_key
+
+    for key in tag_keys:
+        validate_key(key, "tag key")
+
+
+def _check_artifact_file(artifact_file: str) -> None:
+    from .errors import ArtifactError
+    from .keys import artifact_path as clean_path
+
+    if not clean_path(artifact_file):
+        raise ArtifactError("artifact_file must name a file, e.g. 'notes/summary.txt'")
+
+
 # -------------------------------------------------------------------- logging
 def log_param(key: str, value: Any) -> Any:
-    _require().log_params({key: runs.native(value)})
+    params = {key: runs.native(value)}
+    _require(lambda: _check_params(params)).log_params(params)
     return value
 
 
 def log_params(params: dict[str, Any]) -> None:
-    _require().log_params(runs.native(dict(params)))
+    clean = runs.native(dict(params))
+    _require(lambda: _check_params(clean)).log_params(clean)
 
 
-def log_metric(key: str, value: float, step: int | None = None, timestamp: int | None = None) -> None:
-    w = _require()
+def log_metric(
+    key: str, value: float, step: int | None = None, timestamp: int | None = None
+) -> None:
+    w = _require(lambda: _check_metrics({key: value}, step))
     w.log_metric(key, value, 0 if step is None else step, timestamp)
     if w.npoints >= MAX_BUFFERED_POINTS:
         w.flush()
 
 
-def log_metrics(metrics: dict[str, float], step: int | None = None, timestamp: int | None = None) -> None:
+def log_metrics(
+    metrics: dict[str, float], step: int | None = None, timestamp: int | None = None
+) -> None:
+    _check_metrics(metrics, step)  # all or nothing: no point is kept when one is bad
     w = _require()
     ts = timestamp if timestamp is not None else now_ms()
     for key, value in metrics.items():
@@ -233,34 +286,42 @@ def log_metrics(metrics: dict[str, float], step: int | None = None, timestamp: i
 
 
 def set_tag(key: str, value: Any) -> None:
-    _require().set_tags({key: value})
+    _require(lambda: _check_tags([key])).set_tags({key: value})
 
 
 def set_tags(tags: dict[str, Any]) -> None:
-    _require().set_tags(dict(tags))
+    _require(lambda: _check_tags(tags)).set_tags(dict(tags))
 
 
 def delete_tag(key: str) -> None:
-    _require().delete_tag(key)
+    _require(lambda: _check_tags([key])).delete_tag(key)
 
 
 def log_artifact(local_path: str, artifact_path: str | None = None) -> None:
     """Store a file under ``artifacts/<artifact_path>/`` of the active run."""
-    log_artifact_to(_require(), local_path, artifact_path)
+    log_artifact_to(
+        _require(lambda: check_artifact_source(local_path, artifact_path)),
+        local_path,
+        artifact_path,
+    )
 
 
 def log_artifacts(local_dir: str, artifact_path: str | None = None) -> None:
     """Store a folder's files under ``artifacts/<artifact_path>/`` of the active run."""
-    log_artifacts_to(_require(), local_dir, artifact_path)
+    log_artifacts_to(
+        _require(lambda: check_artifact_source(local_dir, artifact_path, folder=True)),
+        local_dir,
+        artifact_path,
+    )
 
 
 def log_text(text: str, artifact_file: str) -> None:
-    text_artifact(_require(), text, artifact_file)
+    text_artifact(_require(lambda: _check_artifact_file(artifact_file)), text, artifact_file)
 
 
 def log_dict(dictionary: Any, artifact_file: str) -> None:
     """Store a dict as JSON (or YAML when ``artifact_file`` ends in .yaml/.yml)."""
-    dict_artifact(_require(), dictionary, artifact_file)
+    dict_artifact(_require(lambda: _check_artifact_file(artifact_file)), dictionary, artifact_file)
 
 
 def get_run(run_id: str) -> Run:
@@ -320,7 +381,9 @@ class _Checkpointer(threading.Thread):
                 except Exception as exc:  # noqa: BLE001 - never kill the user's program
                     if run.run_id not in self.failed:
                         self.failed.add(run.run_id)
-                        warnings.warn(f"gitml: checkpoint of run {run.run_id} failed: {exc}", stacklevel=1)
+                        warnings.warn(
+                            f"gitml: checkpoint of run {run.run_id} failed: {exc}", stacklevel=1
+                        )
 
 
 # -------------------------------------------------------------------- exit and signals

@@ -164,6 +164,38 @@ def test_logging_without_a_run_starts_one(repo: GitRepo) -> None:
     assert gitml.get_run(run.info.run_id).data.metrics == {"m": 1.0}
 
 
+def test_bad_input_without_a_run_starts_no_run(repo: GitRepo) -> None:
+    for call in (
+        lambda: gitml.log_param("../x", 1),
+        lambda: gitml.log_params({"ok": 1, "a//b": 2}),
+        lambda: gitml.log_param("p", object()),
+        lambda: gitml.log_metric("m", "abc"),
+        lambda: gitml.log_metric("m", 1.0, step="x"),  # type: ignore[arg-type]
+        lambda: gitml.log_metrics({"ok": 1.0, "bad": None}),  # type: ignore[dict-item]
+        lambda: gitml.set_tag("", "v"),
+        lambda: gitml.set_tags({"t": 1, "../t": 2}),
+        lambda: gitml.delete_tag("a//b"),
+        lambda: gitml.log_artifact("missing.txt"),
+        lambda: gitml.log_artifact(".", "x"),
+        lambda: gitml.log_artifacts("nodir"),
+        lambda: gitml.log_text("x", "../out.txt"),
+        lambda: gitml.log_dict({}, "/abs.json"),
+    ):
+        with pytest.raises(gitml.GitmlError):
+            call()
+        assert gitml.active_run() is None
+    time.sleep(0.7)  # longer than the first write delay
+    assert repo.run_refs() == {}
+
+
+def test_log_metrics_with_one_bad_value_logs_none(repo: GitRepo) -> None:
+    with gitml.start_run() as run:
+        with pytest.raises(InvalidValue, match="'bad'"):
+            gitml.log_metrics({"good": 1.0, "bad": "x"})  # type: ignore[dict-item]
+        gitml.log_metric("other", 2.0)
+    assert gitml.get_run(run.info.run_id).data.metrics == {"other": 2.0}
+
+
 # ---------------------------------------------------------------- params, metrics, tags
 def test_params_keep_native_types(repo: GitRepo) -> None:
     values = {"i": 3, "f": 0.5, "b": True, "s": "adam", "n": None, "l": [1, "two", 3.0],
