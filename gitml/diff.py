@@ -76,6 +76,11 @@ def diff(
             )
         path = params_file or os.path.join(store.root, "params.yaml")
         workspace_params = read_params_file(path)
+        if workspace_params is None and params_file is not None:
+            raise InvalidValue(
+                f"params file {params_file} does not exist; give an existing file, or none "
+                "to compare with the workspace's params.yaml"
+            )
         if workspace_params is None:
             out["params"] = None
             notes.append(f"no params file {os.path.relpath(path, store.root)} in the workspace")

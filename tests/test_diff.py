@@ -342,6 +342,10 @@ def test_cli_workspace(two_runs: tuple[Client, str, str], repo: GitRepo) -> None
     (repo / "params.yaml").write_text("- a list\n")
     bad = CliRunner().invoke(cli, ["diff", "beta"])
     assert bad.exit_code == 1 and "must hold a YAML mapping" in bad.output
+    # a params file named explicitly must exist (the default params.yaml may be absent)
+    bad = CliRunner().invoke(cli, ["diff", "beta", "--params-file", "nope.yaml"])
+    assert bad.exit_code == 1 and "\n" not in bad.output.rstrip("\n")
+    assert bad.output.startswith("Error: params file nope.yaml does not exist")
 
 
 def test_cli_errors(two_runs: tuple[Client, str, str]) -> None:
