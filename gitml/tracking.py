@@ -59,8 +59,8 @@ class ActiveRun:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc_type is None:
-            status = "FINISHED"
+        if exc_type is None or (issubclass(exc_type, SystemExit) and exc.code in (0, None)):
+            status = "FINISHED"  # sys.exit() / sys.exit(0) is a normal end
         elif issubclass(exc_type, KeyboardInterrupt):
             status = "KILLED"
         else:

@@ -91,6 +91,14 @@ def test_end_run_with_status(repo: GitRepo, status: str) -> None:
     gitml.end_run()  # nothing active: a no-op
 
 
+@pytest.mark.parametrize(("code", "status"), [(None, "FINISHED"), (0, "FINISHED"), (2, "FAILED"), ("bye", "FAILED")])
+def test_sys_exit_in_the_with_block(repo: GitRepo, code: object, status: str) -> None:
+    with pytest.raises(SystemExit):
+        with gitml.start_run() as run:
+            sys.exit(code)
+    assert gitml.get_run(run.info.run_id).info.status == status
+
+
 def test_end_run_rejects_unknown_status(repo: GitRepo) -> None:
     gitml.start_run()
     with pytest.raises(ActiveRunError, match="'DONE'"):
@@ -496,6 +504,24 @@ def test_sigterm_ends_the_run_killed(repo: GitRepo) -> None:
     rid = proc.stdout.readline().strip()
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=20) == -signal.SIGTERM
+    got = gitml.get_run(rid)
+    assert got.info.status == "KILLED" and got.info.end_time is not None
+    assert got.data.metrics == {"m": 0.5}
+    repo.fsck()
+
+
+@pytest.mark.parametrize("in_with", [False, True])
+def test_sigint_ends_the_run_killed(repo: GitRepo, in_with: bool) -> None:
+    body = CHILD + "time.sleep(30)\n"
+    if in_with:
+        body = CHILD + "with run:\n    time.sleep(30)\n"
+    proc = subprocess.Popen([sys.executable, "-c", body], cwd=repo.path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    assert proc.stdout is not None
+    rid = proc.stdout.readline().strip()
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=20)
+    assert "KeyboardInterrupt" in err
     got = gitml.get_run(rid)
     assert got.info.status == "KILLED" and got.info.end_time is not None
     assert got.data.metrics == {"m": 0.5}
