@@ -1102,7 +1102,7 @@ def list_runs(
     runs: Sequence[str] = (),
     experiment: str | Sequence[str] | None = None,
     filter: str | None = None,
-    order_by: Sequence[str] | str | None = None,
+    order_by: Sequence[str] | str | OrderBy | None = None,
     max_results: int | None = None,
     include_deleted: bool = False,
     repo: Any = None,

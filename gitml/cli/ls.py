@@ -86,13 +86,18 @@ def ls(
     prefix or name) limits the list to these runs. RUNNING? marks a run whose process
     is gone. The filter grammar is in docs/query.md.
     """
-    from ..query import data_fields, list_runs  # noqa: PLC0415 - keeps `gitml --help` fast
+    from ..errors import FilterError  # noqa: PLC0415
+    from ..query import data_fields, list_runs, parse_order_by  # noqa: PLC0415 - fast --help
 
+    try:
+        ordering = parse_order_by(list(sort) or None)
+    except FilterError as exc:  # name the option the user typed
+        raise FilterError(str(exc).replace("invalid order_by", "invalid --sort", 1)) from None
     summaries = list_runs(
         runs=runs,
         experiment=list(experiment) or None,
         filter=filter_,
-        order_by=list(sort) or None,
+        order_by=ordering,
         max_results=limit,
         include_deleted=all_,
         remote=remote,
