@@ -96,6 +96,13 @@ def test_show_a_run(repo: GitRepo) -> None:
     assert "status: FINISHED" in invoke("show", "shown", "--format", "yaml").output
 
 
+def test_show_a_run_on_an_unborn_branch(empty_repo: GitRepo) -> None:
+    with gitml.start_run(name="first"):
+        pass
+    text = invoke("show", "first").output
+    assert "baseline    none (unborn branch)\n" in text
+
+
 def test_show_through_the_installed_command(repo: GitRepo) -> None:
     with gitml.start_run(name="subproc") as run:
         gitml.log_param("p", 1)

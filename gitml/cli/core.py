@@ -99,7 +99,8 @@ def _facts(info: dict[str, Any]) -> list[tuple[str, str]]:
         facts.append(("description", str(info["description"])))
     src = info.get("source") or {}
     dirty = " (dirty: the workspace differed from it)" if src.get("dirty") else ""
-    facts.append(("baseline", f"{(src.get('commit') or 'none (unborn branch)')[:12]}{dirty}"))
+    baseline = src["commit"][:12] if src.get("commit") else "none (unborn branch)"
+    facts.append(("baseline", f"{baseline}{dirty}"))
     facts.append(("branch", str(src.get("branch") or "detached HEAD")))
     if src.get("remote_url"):
         facts.append(("remote", str(src["remote_url"])))
