@@ -407,11 +407,14 @@ def _patched_score(original: Any, self: Any, *args: Any, **kwargs: Any) -> Any:
 
 def _patched_metric(original: Any, *args: Any, **kwargs: Any) -> Any:
     cfg = config(FLAVOR)
-    if cfg is None or not cfg.log_post_training_metrics or inside() or not evalmetrics._outputs:
+    if cfg is None or inside():
         return original(*args, **kwargs)
-    found = evalmetrics.find_output(list(args) + list(kwargs.values()))
+    found = None
+    if cfg.log_post_training_metrics and evalmetrics._outputs:
+        found = evalmetrics.find_output(list(args) + list(kwargs.values()))
     if found is None:
-        return original(*args, **kwargs)
+        with quiet():  # estimators a metric fits inside (LabelEncoder in f1_score) are no runs
+            return original(*args, **kwargs)
     with quiet():
         value = original(*args, **kwargs)
     run_id, dataset = found
