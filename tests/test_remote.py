@@ -338,8 +338,11 @@ def test_diverged_refused_then_forced(tmp_path: Path, backend: str) -> None:
     assert code == 1 and out.startswith("Error: diverged: run ") and "--force" in out, out
     assert out.count("\n") == 1
     assert remote_refs(bare) == remote_before  # nothing was pushed, not even the other run
-    with pytest.raises(RemoteError, match="diverged"):
+    with pytest.raises(RemoteError, match="diverged") as exc:
         remote.pull(store_of(b))
+    assert "nothing was pulled; use `gitml pull --force` to take the remote's version" in str(
+        exc.value
+    )
     assert runs.load(store_of(b), rid).tags == {"who": "b"}  # nothing lost locally
     code, out = invoke(b, "push", "--force")
     assert code == 0, out
@@ -400,6 +403,23 @@ def test_selected_runs_experiments_and_model_refs(tmp_path: Path) -> None:
     code, out = invoke(b, "fetch")
     assert code == 0 and set(run_refs(b.path)) == {r1, r2}
     assert b.git("rev-parse", "refs/gitml/models/clf/1").strip() == run_refs(a.path)[r2]
+
+
+def test_moved_alias_is_diverged_and_says_why(tmp_path: Path) -> None:
+    bare = bare_repo(tmp_path / "remote.git")
+    a = clone(tmp_path, "a", str(bare))
+    r1, r2 = new_run(a), new_run(a)
+    alias = "refs/gitml/aliases/clf/champion"
+    a.git("update-ref", alias, run_refs(a.path)[r1])
+    remote.push(store_of(a))
+    a.git("update-ref", alias, run_refs(a.path)[r2])
+    code, out = invoke(a, "push")
+    assert code == 1 and out.count("\n") == 1, out
+    assert out.startswith("Error: diverged: aliases/clf/champion differs here and on 'origin'")
+    assert "no revision" in out and "gitml push --force" in out
+    assert git("rev-parse", alias, cwd=bare).strip() == run_refs(a.path)[r1]
+    code, out = invoke(a, "push", "--force")
+    assert code == 0 and git("rev-parse", alias, cwd=bare).strip() == run_refs(a.path)[r2]
 
 
 def test_deleted_runs_travel_as_deleted(tmp_path: Path) -> None:

@@ -124,10 +124,15 @@ def _diverged_error(
 ) -> RemoteError:
     names = ", ".join(_label(store, ref, sha) for ref, sha in refs[:5])
     more = f" and {len(refs) - 5} more" if len(refs) > 5 else ""
+    runs_only = all(ref.startswith(RUN_REF) for ref, _sha in refs)
+    why = ("same revision, different content" if runs_only else
+           "model versions and aliases have no revision to tell which is newer")  # fmt: skip
+    command = "push" if verb == "pushed" else "pull"
+    side = "this side's version" if command == "push" else "the remote's version"
     return RemoteError(
-        f"diverged: {names}{more} changed both here and on {remote.label!r} "
-        f"(same revision, different content); nothing was {verb}; "
-        f"use `gitml {verb[:-2] if verb.endswith('ed') else verb} --force` to take this side's version"
+        f"diverged: {names}{more} {'differs' if len(refs) == 1 else 'differ'} here and on "
+        f"{remote.label!r} ({why}); "
+        f"nothing was {verb}; use `gitml {command} --force` to take {side}"
     )
 
 
