@@ -531,14 +531,15 @@ class Store:
         # deleted or staged file, an untracked one): compare tree ids, hashed in memory,
         # and write the trees only when they are new.
         tree, trees = self.hash_tree(files)
-        if tree == head_tree:
-            return Snapshot(head_tree, False, sorted(skipped))
+        if tree == head_tree:  # an untracked file left out for its size still makes it dirty
+            return Snapshot(head_tree, bool(skipped), sorted(skipped))
         for t in trees:
             if t.id not in self.objects:
                 self.add_object(t)
         if not files:
             tree = self.add_tree({})
-        return Snapshot(tree, tree != head_tree if head_tree else bool(files), sorted(skipped))
+        dirty = tree != head_tree if head_tree else bool(files or skipped)
+        return Snapshot(tree, dirty, sorted(skipped))
 
     def _untracked(self, root: bytes, tracked: set[bytes]) -> Iterator[tuple[str, bytes, os.stat_result]]:
         from dulwich.ignore import IgnoreFilterManager

@@ -197,6 +197,16 @@ def test_staged_change_alone_counts_as_dirty(repo: GitRepo) -> None:
     assert repo.git("cat-file", "-p", f"{snap.tree}:README.md") == "changed\n"
 
 
+def test_an_untracked_file_too_large_for_the_snapshot_still_makes_it_dirty(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITML_SNAPSHOT_MAX_FILE", "10")
+    (repo / "big.bin").write_bytes(b"x" * 100)
+    snap = Store.discover().snapshot()
+    assert snap.skipped == ["big.bin"] and snap.dirty
+    assert snap.tree == repo.git("rev-parse", "HEAD^{tree}").strip()  # the file is left out
+
+
 def test_unborn_branch_run_has_no_parent(empty_repo: GitRepo) -> None:
     (empty_repo / "train.py").write_text("print(1)\n")
     before = user_state(empty_repo)
