@@ -72,7 +72,18 @@ def test_metrics_summaries_and_errors(client: Client) -> None:
     assert code == 1 and out == "Error: run alpha has no metric 'acc'; its metrics: loss\n"
     code, out = invoke("metrics", "nosuch", "loss")
     assert code == 1 and out.startswith("Error: no run matches 'nosuch'")
-    assert invoke("metrics", "alpha", "loss", "--format", "md")[0] == 2
+    assert invoke("metrics", "alpha", "loss", "--format", "yaml")[0] == 2
+
+
+def test_metrics_markdown_like_ls(client: Client) -> None:
+    code, out = invoke("metrics", "alpha", "loss", "--format", "md")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[:3] == ["| step | time | value |", "|---|---|---|",
+                         "| 0 | 2023-11-14T22:13:20.000Z | 1 |"]  # fmt: skip
+    assert len(lines) == 2 + 4
+    code, out = invoke("metrics", "alpha", "--format", "md")
+    assert code == 0 and out.splitlines()[2] == "| loss | 0.25 | 3 | 0.25 | 1 | 4 |"
 
 
 # --------------------------------------------------------------------------- tag

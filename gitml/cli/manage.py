@@ -16,7 +16,7 @@ def _store():  # type: ignore[no-untyped-def]
 @click.command()
 @click.argument("run")
 @click.argument("key", required=False)
-@format_option("table", "csv", "json")
+@format_option("table", "csv", "json", "md")
 def metrics(run: str, key: str | None, format: str) -> None:
     """Print the history of metric KEY of RUN (without KEY: the run's metric summaries)."""
     from .. import manage, runs
@@ -32,7 +32,7 @@ def metrics(run: str, key: str | None, format: str) -> None:
         conv = exact_cell if format == "csv" else cell
         fields = ("last", "step", "min", "max", "count")
         rows = [[k, *(conv(m.get(f)) for f in fields)] for k, m in sorted(rec.metrics.items())]
-        if not rows and format == "table":
+        if not rows and format in ("table", "md"):
             click.echo(f"run {rec.info.get('name')} has no metrics")
             return
         click.echo(render(format, ["key", "last", "step", "min", "max", "count"], rows))
@@ -46,9 +46,9 @@ def metrics(run: str, key: str | None, format: str) -> None:
     elif format == "csv":
         rows = [[str(s), str(t), exact_cell(v)] for s, t, v in points]
         click.echo(render("csv", ["step", "timestamp", "value"], rows))
-    else:
+    else:  # table or md
         rows = [[str(s), iso(t) or "-", cell(v)] for s, t, v in points]
-        click.echo(render("table", ["step", "time", "value"], rows))
+        click.echo(render(format, ["step", "time", "value"], rows))
 
 
 @click.command()
