@@ -388,7 +388,9 @@ def resolve(store: Store, text: str, summaries: list[dict[str, Any]] | None = No
     listed = ", ".join(f"{c['run_id'][:8]} {c.get('name')} ({c.get('start_time')})" for c in candidates[:10])
     more = f" and {len(candidates) - 10} more" if len(candidates) > 10 else ""
     raise AmbiguousRun(
-        f"{text!r} matches {len(candidates)} runs: {listed}{more}; use a longer id prefix"
+        f"{text!r} matches {len(candidates)} runs: {listed}{more}; "
+        + ("name one by an id prefix" if any(c.get("name") == text for c in candidates)
+           else "use a longer id prefix")  # fmt: skip
     )
 
 

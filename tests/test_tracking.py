@@ -324,6 +324,7 @@ def test_generated_names_are_unique_and_given_names_may_repeat(repo: GitRepo) ->
         gitml.Client().get_run("same")
     message = str(err.value)
     assert "'same' matches 2 runs" in message and "\n" not in message
+    assert message.endswith("name one by an id prefix")
     for rid in [r for r, _ in repo.run_refs().items() if gitml.get_run(r).info.run_name == "same"]:
         assert rid[:8] in message
 
@@ -356,6 +357,7 @@ def test_ambiguous_prefix_lists_candidates(repo: GitRepo, monkeypatch: pytest.Mo
     message = str(err.value)
     assert "'abcd' matches 2 runs" in message and "\n" not in message
     assert "abcd1111 first" in message and "abcd2222 second" in message
+    assert message.endswith("use a longer id prefix")
     with pytest.raises(AmbiguousRun):
         gitml.start_run(run_id="abcd")
     assert gitml.active_run() is None and repo.run_refs() == before
