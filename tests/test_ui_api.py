@@ -410,7 +410,9 @@ def test_command_usage_errors(repo: object) -> None:
 def test_api_json_is_strict(ui: UI) -> None:
     # NaN and infinities never reach the browser as bare NaN (JSON.parse rejects them)
     _, _, body = ui.get("/api/runs/alpha")
-    json.loads(body, parse_constant=lambda name: pytest.fail(f"bare {name} in the JSON"))
+    doc = json.loads(body, parse_constant=lambda name: pytest.fail(f"bare {name} in the JSON"))
+    assert doc["metrics"]["weird"]["last"] == "NaN"  # spelled as docs/ui.md says
+    assert doc["metrics"]["weird"]["max"] == 2.0
 
 
 def test_parallel_requests(ui: UI, ids: dict[str, str]) -> None:
