@@ -700,6 +700,46 @@ def test_lfs_batch_api_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     fsck(bare)
 
 
+@pytest.mark.skipif(lfs_available() is not None, reason=str(lfs_available()))
+def test_refs_that_move_during_the_lfs_upload(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While LFS objects upload, a pushed run is tagged and a new run logs a large artifact:
+    the push lists again instead of failing, and no ref lands without its LFS content."""
+    from gitml.client import log_artifact_to
+
+    monkeypatch.setenv("GITML_TRANSPORT", "git")  # the glob refspec path
+    root = tmp_path / "srv"
+    root.mkdir()
+    bare = bare_repo(root / "runs.git")
+    with GitDaemon(root) as daemon, LfsServer(tmp_path / "lfs") as lfs:
+        a = clone(tmp_path, "a", daemon.url("runs.git"))
+        a.git("config", "lfs.url", lfs.url())
+        pushed = new_run(a)
+        remote.push(store_of(a))
+        rid, _data = _lfs_run(a, tmp_path, monkeypatch)
+        late = tmp_path / "late.bin"
+        late.write_bytes(os.urandom(3000))
+        moved: list[str] = []
+
+        def progress(line: str) -> None:
+            if line.startswith("LFS upload") and not moved:
+                moved.append(line)
+                tag(a, pushed, late="yes")  # equal on both sides when listed, newer now
+                w = runs.open_writer(store_of(a), rid)
+                log_artifact_to(w, str(late), None)  # a second LFS object, after the upload
+                w.flush()
+
+        report = remote.push(store_of(a), progress=progress)
+        assert moved, "the upload reported progress"
+        assert remote_refs(bare) == run_refs(a.path)
+        assert {c.run_id for c in report.changes} >= {pushed, rid}
+        stored = {p.read_bytes() for p in lfs.storage.rglob("*") if p.is_file()}
+        assert late.read_bytes() in stored and len(stored) == 2
+        assert remote.push(store_of(a)).changes == []
+    fsck(bare)
+
+
 @pytest.mark.skipif(http_available() is not None, reason=str(http_available()))
 def test_lfs_endpoint_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = tmp_path / "srv"

@@ -161,9 +161,10 @@ def push(
     """Send runs (default: every ``refs/gitml/*`` ref) to ``remote`` by the revision rule."""
     target = resolve_remote(store, remote)
     transport = open_transport(store, target, progress)
-    selected = _select(store.list_refs(PREFIX), list(run_ids) if run_ids is not None else None)
+    wanted = list(run_ids) if run_ids is not None else None
     report = Report(target.label, backend=transport.backend)
     for attempt in range(RETRIES):
+        selected = _select(store.list_refs(PREFIX), wanted)  # again on retry: refs move here too
         theirs = transport.list()
         report.remote_total = sum(1 for r in theirs if r.startswith(RUN_REF))
         differing = {r: s for r, s in theirs.items() if r in selected and selected[r] != s}
@@ -218,6 +219,15 @@ def push(
                 f"remote {target.label!r} kept changing while pushing; nothing was pushed; "
                 "try again"
             )
+        if everything and lfs:
+            # the glob sends each local ref as git reads it, maybe moved (a running run's
+            # checkpoint) or created since it was listed: upload the LFS objects of those too
+            pushed = {u.ref: u.new for u in updates}
+            now = store.list_refs(PREFIX)
+            moved = [sha for ref, sha in now.items() if sha != pushed.get(ref, selected.get(ref))]
+            if moved:
+                n, size = lfs_mod.upload_for(store, target, moved, progress)
+                report.lfs_objects, report.lfs_bytes = report.lfs_objects + n, report.lfs_bytes + size
         report.changes = [Change(u.ref, u.old, u.new, "new" if u.old is None else "updated")
                           for u in updates]  # fmt: skip
         return report
