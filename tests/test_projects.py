@@ -672,8 +672,71 @@ def test_unavailable_python_version_is_a_failed_run(repo: GitRepo) -> None:
     assert rec.info["status"] == "FAILED" and "python 2.6.1" in output_log(rec)
 
 
-@pytest.mark.skipif(shutil.which("uv") is not None, reason="uv is installed here")
-def test_uv_missing_is_a_clear_error(repo: GitRepo) -> None:
+@pytest.mark.skipif(shutil.which("uv") is None, reason="uv is not installed (the test extra has it)")
+def test_uv_from_an_empty_requirements_file_and_a_local_wheel(
+    repo: GitRepo, env_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITML_CACHE_DIR", str(env_cache))
+    monkeypatch.setenv("UV_OFFLINE", "1")  # nothing may be downloaded
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))  # and nothing is cached yet
+    (repo.path / "dist").mkdir()
+    wheel = _wheel(repo.path / "dist")
+    repo.commit_files(
+        {
+            "python_env.yaml": f'python: "{sys.version_info[0]}.{sys.version_info[1]}"\n'
+            "dependencies:\n  - -r requirements.txt\n  - ./dist/hello_pkg-1.0-py3-none-any.whl\n",
+            "requirements.txt": "",
+            "MLproject": "name: uvwheel\npython_env: python_env.yaml\n"
+            "entry_points:\n  main:\n    command: python env.py\n",
+            "env.py": PRINT_ENV,
+            "dist/hello_pkg-1.0-py3-none-any.whl": wheel.read_bytes(),
+        }
+    )
+    first = invoke("project", "run", "--env-manager", "uv")
+    assert first.exit_code == 0, first.output
+    assert "building uv environment" in first.output
+    rec = only_run(repo)
+    assert rec.info["status"] == "FINISHED"
+    assert "VALUE hello from a local wheel" in output_log(rec)
+    prefix = next(ln for ln in output_log(rec).splitlines() if ln.startswith("PREFIX ")).split(
+        " ", 1
+    )[1]
+    assert prefix.startswith(str(env_cache / "envs" / "uv-")) and prefix != sys.prefix
+    assert rec.tags["gitml.project.env_manager"] == "uv"
+    assert prefix.endswith(rec.tags["gitml.project.env"])
+    second = invoke("project", "run", "--env-manager", "uv")  # the same content: reused
+    assert second.exit_code == 0 and "building" not in second.output
+    assert all(f"PREFIX {prefix}" in output_log(r) for r in all_runs(repo))
+
+
+@pytest.mark.skipif(shutil.which("uv") is None, reason="uv is not installed (the test extra has it)")
+def test_uv_environment_that_cannot_be_built_is_a_failed_run(
+    repo: GitRepo, env_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITML_CACHE_DIR", str(env_cache))
+    monkeypatch.setenv("UV_OFFLINE", "1")
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+    repo.commit_files(
+        {"python_env.yaml": "dependencies:\n  - ./missing/pkg-1.0-py3-none-any.whl\n",
+         "a.py": "print(1)\n"}
+    )  # fmt: skip
+    result = invoke("project", "run", "-e", "a.py", "--env-manager", "uv", "--name", "uv-broken")
+    assert_refused(result, "could not build the environment", "recorded as FAILED run uv-broken")
+    rec = only_run(repo)
+    assert rec.info["status"] == "FAILED"
+    log = output_log(rec)
+    assert "uv venv" in log and "pkg-1.0-py3-none-any.whl" in log  # uv's own complaint is kept
+
+
+def test_uv_missing_is_a_clear_error(
+    repo: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = tmp_path / "bin"  # a PATH without uv (git and python still there)
+    bin_dir.mkdir()
+    for name, target in (("git", shutil.which("git")), ("python", sys.executable)):
+        assert target
+        (bin_dir / name).symlink_to(target)
+    monkeypatch.setenv("PATH", str(bin_dir))
     repo.commit_files({"a.py": "print(1)\n"})
     assert_refused(
         invoke("project", "run", "-e", "a.py", "--env-manager", "uv"), "needs the `uv` command"
