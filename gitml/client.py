@@ -224,6 +224,8 @@ def check_artifact_source(local_path: str, artifact_path: str | None, folder: bo
     if not folder and not os.path.isfile(local_path):
         kind = "a folder (use log_artifacts)" if os.path.isdir(local_path) else "missing"
         raise ArtifactError(f"artifact {local_path!r} is {kind}")
+    if not folder and keys.is_dotgit(os.path.basename(local_path)):
+        raise ArtifactError(f"artifact {local_path!r}: git refuses a file named '.git' in a tree")
     return keys.artifact_path(artifact_path)
 
 
@@ -247,8 +249,9 @@ def dir_files(store: Store, local_dir: str) -> list[tuple[str, int, str]]:
     threshold = lfs_threshold(store)
     files = []
     for dirpath, dirnames, filenames in os.walk(local_dir):
-        dirnames.sort()
-        for fname in sorted(filenames):
+        # a folder that is (or holds) a git checkout: its files, not its repository
+        dirnames[:] = sorted(d for d in dirnames if not keys.is_dotgit(d))
+        for fname in sorted(f for f in filenames if not keys.is_dotgit(f)):
             full = os.path.join(dirpath, fname)
             rel = os.path.relpath(full, local_dir).replace(os.sep, "/")
             if os.path.islink(full) or os.path.isfile(full):

@@ -41,9 +41,18 @@ def _key_problem(key: str) -> str | None:
             return "it has an empty path segment ('//' or a trailing '/')"
         if segment in (".", ".."):
             return f"it has a {segment!r} path segment"
+        if is_dotgit(segment):
+            return f"it has a {segment!r} path segment (git refuses '.git' in a tree)"
         if segment.strip() == "":
             return "it has a blank path segment"
     return None
+
+
+def is_dotgit(name: str) -> bool:
+    """Whether git refuses ``name`` as a tree entry: ``.git`` in any case, also in the
+    forms Windows file systems read as ``.git`` (trailing dots or spaces, ``git~1``)."""
+    lower = name.lower()
+    return lower.rstrip(". ") == ".git" or lower == "git~1"
 
 
 def is_valid_key(key: object) -> bool:
@@ -88,6 +97,9 @@ def artifact_path(path: str | None) -> str:
     parts = [s for s in p.split("/") if s not in ("", ".")]
     if any(s == ".." for s in parts):
         raise ArtifactError(f"invalid artifact path {path!r}: '..' would escape the artifacts folder")
+    dotgit = [s for s in parts if is_dotgit(s)]
+    if dotgit:
+        raise ArtifactError(f"invalid artifact path {path!r}: git refuses a {dotgit[0]!r} folder in a tree")
     if any("\0" in s for s in parts):
         raise ArtifactError(f"invalid artifact path {path!r}: NUL character")
     return "/".join(parts)

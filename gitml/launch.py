@@ -552,8 +552,8 @@ class _Wrapper:
                 self._warn(f"--out {out} matched nothing; no artifact recorded for it")
                 continue
             for path in matches:
-                dest = _artifact_dest(path, cwd)
                 try:
+                    dest = _artifact_dest(path, cwd)
                     if os.path.isdir(path) and not os.path.islink(path):
                         from .client import dir_tree
 
@@ -576,7 +576,7 @@ def _artifact_dest(path: str, cwd: str) -> str:
     try:
         return keys.artifact_path(rel) or os.path.basename(os.path.abspath(path))
     except GitmlError:
-        return os.path.basename(os.path.abspath(path))
+        return keys.artifact_path(os.path.basename(os.path.abspath(path)))  # '.git': refused
 
 
 def _rel(path: str) -> str:

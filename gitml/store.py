@@ -561,10 +561,10 @@ class Store:
                 continue
             for de in entries:
                 name = de.name
+                if name.lower().rstrip(b". ") == b".git":
+                    continue  # a repository (a linked worktree's .git is a file): never content
                 rel = rel_dir + b"/" + name if rel_dir else name
                 if de.is_dir(follow_symlinks=False):
-                    if rel == b".git" or name == b".git":
-                        continue
                     if rel not in tracked_dirs:
                         if ignore.is_ignored(rel.decode(errors="surrogateescape") + "/"):
                             continue

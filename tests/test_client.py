@@ -135,3 +135,27 @@ def test_client_for_another_repository(repo: GitRepo, tmp_path: Path, monkeypatc
     assert c.get_run("remote-ish").info.run_id == rid
     c.log_metric(rid, "m", 1.0)
     assert Client(str(repo.path / ".")).get_run(rid).data.metrics == {"m": 1.0}
+
+
+def test_a_folder_holding_a_git_checkout_is_logged_without_its_repository(
+    repo: GitRepo, tmp_path: Path
+) -> None:
+    model = tmp_path / "model"
+    (model / ".git").mkdir(parents=True)
+    (model / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (model / "sub" / ".git").mkdir(parents=True)
+    (model / "weights.bin").write_bytes(b"w")
+    (model / "sub" / "cfg.json").write_text("{}")
+    c = Client()
+    rid = c.create_run().info.run_id
+    c.log_artifacts(rid, str(model), "m")
+    c.log_model_dir(rid, str(model), "clone")
+    with pytest.raises(ArtifactError, match="'.git'"):
+        c.log_artifact(rid, str(model / "weights.bin"), "x/.git")
+    with pytest.raises(InvalidKey, match="'.git'"):
+        c.log_metric(rid, ".git", 1.0)
+    files = repo.git("ls-tree", "-r", "--name-only", f"refs/gitml/runs/{rid}").split()
+    assert "artifacts/m/weights.bin" in files and "artifacts/m/sub/cfg.json" in files
+    assert "models/clone/weights.bin" in files
+    assert not [f for f in files if ".git/" in f]
+    repo.fsck()

@@ -37,6 +37,9 @@ def test_valid_keys_are_accepted(key: str) -> None:
         ("semi;colon", "';'"),
         ("tab\there", "not allowed"),
         ("a/ /b", "blank path segment"),
+        (".git", "git refuses '.git'"),
+        ("runs/.GIT/loss", "'.GIT' path segment"),
+        ("x/.git. ", "'.git. ' path segment"),
     ],
 )
 def test_invalid_keys_name_the_key_and_the_problem(key: str, words: str) -> None:
@@ -57,13 +60,15 @@ def test_key_must_be_a_string() -> None:
 
 @given(st.text(max_size=300))
 def test_validation_agrees_with_the_documented_rules(key: str) -> None:
-    """Letters, digits, _ - . / space; <= 250 chars; no empty, '.', '..' segment or leading '/'."""
+    """Letters, digits, _ - . / space; <= 250 chars; no empty, '.', '..', '.git' segment or
+    leading '/'."""
     segments = key.split("/")
     expected = (
         0 < len(key) <= 250
         and re.fullmatch(r"[A-Za-z0-9_\-. /]+", key) is not None
         and not key.startswith("/")
         and all(s.strip() and s not in (".", "..") for s in segments)
+        and not any(s.lower().rstrip(". ") == ".git" or s.lower() == "git~1" for s in segments)
     )
     assert keys.is_valid_key(key) is expected
     if not expected:
@@ -101,7 +106,7 @@ def test_artifact_paths_are_normalized(path: str | None, expected: str) -> None:
     assert keys.artifact_path(path) == expected
 
 
-@pytest.mark.parametrize("path", ["../x", "a/../../b", "/etc/passwd", "a/.."])
+@pytest.mark.parametrize("path", ["../x", "a/../../b", "/etc/passwd", "a/..", ".git/config", "m/.Git"])
 def test_artifact_paths_escaping_their_folder_are_rejected(path: str) -> None:
     with pytest.raises(ArtifactError) as err:
         keys.artifact_path(path)

@@ -415,6 +415,17 @@ def test_command_options_after_the_command_are_its_own(repo: Any) -> None:
     assert only_run(repo).info["command"] == ["echo", "-n", "x", "--tag", "y"]
 
 
+def test_out_folder_holding_a_git_checkout(repo: Any) -> None:
+    script = "mkdir -p ckpt/.git && echo x > ckpt/.git/HEAD && echo w > ckpt/w.bin"
+    result = invoke("run", "--out", "ckpt", "--out", "ckpt/.git", "--", "sh", "-c", script)
+    assert result.exit_code == 0, result.output
+    assert "--out ckpt/.git could not be stored" in result.output
+    rec = only_run(repo)
+    assert tree_file(rec, "artifacts/ckpt/w.bin") == b"w\n"
+    assert tree_file(rec, "artifacts/ckpt/.git/HEAD") is None
+    repo.fsck()
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [

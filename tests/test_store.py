@@ -207,6 +207,21 @@ def test_an_untracked_file_too_large_for_the_snapshot_still_makes_it_dirty(
     assert snap.tree == repo.git("rev-parse", "HEAD^{tree}").strip()  # the file is left out
 
 
+def test_snapshot_in_a_linked_worktree_leaves_out_its_git_file(
+    repo: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wt = tmp_path / "worktree"
+    repo.git("worktree", "add", "-q", str(wt))
+    monkeypatch.chdir(wt)
+    with gitml.start_run(name="in-worktree") as run:
+        pass
+    src = gitml.get_run(run.info.run_id).extra["source"]
+    assert src["dirty"] is False and src["commit"] == repo.head()
+    code = repo.git("ls-tree", "--name-only", f"refs/gitml/runs/{run.info.run_id}:code").split()
+    assert ".git" not in code and "README.md" in code
+    repo.fsck()
+
+
 def test_unborn_branch_run_has_no_parent(empty_repo: GitRepo) -> None:
     (empty_repo / "train.py").write_text("print(1)\n")
     before = user_state(empty_repo)
