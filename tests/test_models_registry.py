@@ -316,3 +316,54 @@ def test_cli_errors(repo, logged):
     assert r.exit_code == 2 and "--delete takes no VERSION" in r.output
     r = runner.invoke(models_cli, ["ls"])
     assert r.exit_code == 0 and "No registered models" in r.output
+
+
+# ------------------------------------------------------------------ push / pull
+
+
+def _gitml(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The installed ``gitml`` as a real process."""
+    import shutil
+
+    exe = shutil.which("gitml")
+    cmd = [exe] if exe else [sys.executable, "-c", "from gitml.cli import main; main()"]
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    return subprocess.run([*cmd, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_registry_travels_with_push_and_pull(repo, logged, clf, tmp_path):
+    runner = CliRunner()
+    for args in (["register", "runs:/train-1/model", "churn"], ["register", "runs:/train-1/model", "churn"],
+                 ["alias", "churn", "champion", "1"]):  # fmt: skip
+        assert runner.invoke(models_cli, args).exit_code == 0
+    bare = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    repo.git("remote", "add", "origin", str(bare))
+    pushed = _gitml("push", "origin", cwd=repo.path)
+    assert pushed.returncode == 0, pushed.stderr
+    other = tmp_path / "other"
+    subprocess.run(["git", "init", "-q", str(other)], check=True)
+    subprocess.run(["git", "remote", "add", "origin", str(bare)], cwd=other, check=True)
+    pulled = _gitml("pull", "origin", cwd=other)
+    assert pulled.returncode == 0, pulled.stderr
+    refs = subprocess.run(["git", "for-each-ref", "--format=%(refname) %(objectname)", "refs/gitml/"],
+                          cwd=other, capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert refs == repo.git("for-each-ref", "--format=%(refname) %(objectname)", "refs/gitml/")
+    assert "refs/gitml/aliases/churn/champion" in refs and "refs/gitml/models/churn/2" in refs
+    listed = _gitml("models", "ls", "churn", "--format", "json", cwd=other)
+    import json
+
+    rows = json.loads(listed.stdout)
+    assert [(r["version"], r["aliases"]) for r in rows] == [(1, ["champion"]), (2, [])]
+    (other / "in.csv").write_text("a,b\n1.0,1\n4.0,7\n")
+    out = _gitml("models", "predict", "models:/churn@champion", "-i", "in.csv", cwd=other)
+    assert out.returncode == 0, out.stderr
+    expected = clf.predict(pd.DataFrame({"a": [1.0, 4.0], "b": [1, 7]})).tolist()
+    assert json.loads(out.stdout) == {"predictions": expected}
+    # the alias moved here reaches the other clone (an alias has no revision: --force says
+    # which side wins, see docs/models.md)
+    assert runner.invoke(models_cli, ["alias", "churn", "champion", "2"]).exit_code == 0
+    assert _gitml("push", "origin", "--force", cwd=repo.path).returncode == 0
+    assert _gitml("pull", "origin", "--force", cwd=other).returncode == 0
+    shown = _gitml("models", "show", "models:/churn@champion", "--format", "json", cwd=other)
+    assert json.loads(shown.stdout)["registered"]["version"] == 2, shown.stdout
