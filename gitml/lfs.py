@@ -253,7 +253,9 @@ class Endpoint:
             chunk = items[start : start + BATCH]
             answer = self.batch(operation, [{"oid": o, "size": s} for o, s in chunk])
             for obj in answer:
-                oid, size = obj.get("oid"), int(obj.get("size") or 0)
+                oid, size = str(obj.get("oid")), int(obj.get("size") or 0)
+                if oid not in wanted:  # only what was asked: an oid names a local path
+                    continue
                 if obj.get("error"):
                     err = obj["error"]
                     raise RemoteError(f"LFS server refused object {str(oid)[:12]}: "

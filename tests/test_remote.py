@@ -180,8 +180,23 @@ def test_unreachable_and_unconfigured(tmp_path: Path, backend: str) -> None:
     ):
         remote.push(store_of(a), "backup")
     code, out = invoke(a, "push", "backup")
-    assert code == 1 and "Traceback" not in out
-    assert out.startswith("Error: ")
+    assert code == 1 and "Traceback" not in out and out.count("\n") == 1
+    assert out.startswith("Error: 'backup' is neither a run here nor a configured remote "
+                          "(remotes: origin)")  # fmt: skip
+
+
+def test_a_word_that_is_neither_remote_nor_run(tmp_path: Path) -> None:
+    bare = bare_repo(tmp_path / "remote.git")
+    a = clone(tmp_path, "a", str(bare))
+    new_run(a)
+    remote.push(store_of(a))
+    for verb in ("pull", "fetch"):
+        code, out = invoke(a, verb, "backup")
+        assert code == 1 and out.count("\n") == 1, out
+        assert out.startswith("Error: 'backup' is neither a configured remote (remotes: origin) "
+                              "nor a run of origin")  # fmt: skip
+    code, out = invoke(a, "pull", "origin", "nosuchrun")
+    assert code == 1 and "remote 'origin' has no run 'nosuchrun'" in out
 
 
 def test_pre_receive_hook_rejects(tmp_path: Path, backend: str) -> None:

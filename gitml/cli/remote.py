@@ -76,7 +76,7 @@ def push(args: tuple[str, ...], experiment: tuple[str, ...], all_: bool, force: 
     """
     from .. import remote as remote_mod
     from .. import runs
-    from ..errors import RunNotFound
+    from ..errors import RemoteError, RunNotFound
 
     store = Store.discover()
     where, words = _split(store, args)
@@ -90,7 +90,11 @@ def push(args: tuple[str, ...], experiment: tuple[str, ...], all_: bool, force: 
                 run_ids.append(runs.resolve(store, word))
             except RunNotFound:
                 if i == 0 and where is None:  # neither a run nor a remote: say which remotes exist
-                    remote_mod.resolve_remote(store, word)
+                    remotes = ", ".join(sorted(remote_mod.configured_remotes(store))) or "none"
+                    raise RemoteError(
+                        f"{word!r} is neither a run here nor a configured remote (remotes: "
+                        f"{remotes}); run `gitml ls` to see the runs, `git remote -v` the remotes"
+                    ) from None
                 raise
         if experiment:
             run_ids += [s["run_id"] for s in runs.list_summaries(store, experiment=list(experiment),
@@ -118,12 +122,22 @@ def push(args: tuple[str, ...], experiment: tuple[str, ...], all_: bool, force: 
 def _pull_like(lfs: bool) -> Callable[..., None]:
     def command(args: tuple[str, ...], force: bool, progress: bool | None) -> None:
         from .. import remote as remote_mod
+        from ..errors import RemoteError, RunNotFound
 
         store = Store.discover()
         where, words = _split(store, args)
         show = _progress(progress)
         fn = remote_mod.pull if lfs else remote_mod.fetch
-        report = fn(store, where, words or None, force=force, progress=show)
+        try:
+            report = fn(store, where, words or None, force=force, progress=show)
+        except RunNotFound as exc:
+            if where is None and repr(words[0]) in str(exc):  # meant as a remote, maybe
+                remotes = ", ".join(sorted(remote_mod.configured_remotes(store))) or "none"
+                raise RemoteError(
+                    f"{words[0]!r} is neither a configured remote (remotes: {remotes}) nor a "
+                    "run of origin; run `gitml ls --remote origin` to see its runs"
+                ) from None
+            raise
         _finish(show)
         verb = "pulled" if lfs else "fetched"
         if not report.changes:

@@ -14,7 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,7 +153,7 @@ class Transport:
         raise NotImplementedError
 
     def push(
-        self, updates: list[Update], atomic: bool = True, all_refs: bool = False
+        self, updates: Sequence[Update], atomic: bool = True, all_refs: bool = False
     ) -> dict[str, str | None]:
         """Push ``updates``; ``all_refs`` says they are all the local refs that differ."""
         raise NotImplementedError
@@ -290,7 +290,7 @@ class GitTransport(Transport):
                 raise classify(self.remote, err)
 
     def push(
-        self, updates: list[Update], atomic: bool = True, all_refs: bool = False
+        self, updates: Sequence[Update], atomic: bool = True, all_refs: bool = False
     ) -> dict[str, str | None]:
         if all_refs and not any(u.new is None for u in updates):
             return self._push_all(updates, atomic)
@@ -314,7 +314,7 @@ class GitTransport(Transport):
         return status
 
 
-    def _push_all(self, updates: list[Update], atomic: bool) -> dict[str, str | None]:
+    def _push_all(self, updates: Sequence[Update], atomic: bool) -> dict[str, str | None]:
         """Push every local ``refs/gitml/*`` ref with one glob refspec.
 
         Used when ``updates`` are exactly the local refs that differ from the remote's and
@@ -463,7 +463,7 @@ class DulwichTransport(Transport):
 
         self._call(False, go)
 
-    def _local_pre_receive(self, updates: list[Update]) -> str | None:
+    def _local_pre_receive(self, updates: Sequence[Update]) -> str | None:
         """Run a local remote's ``pre-receive`` and ``update`` hooks, as ``git receive-pack``
         would (dulwich writes local remotes in-process, without hooks); the reason if one
         declines."""
@@ -491,7 +491,7 @@ class DulwichTransport(Transport):
         return None
 
     def push(
-        self, updates: list[Update], atomic: bool = True, all_refs: bool = False
+        self, updates: Sequence[Update], atomic: bool = True, all_refs: bool = False
     ) -> dict[str, str | None]:
         status: dict[str, str | None] = {}
         wanted = {u.ref.encode(): u for u in updates}
