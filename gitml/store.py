@@ -86,7 +86,10 @@ class Store:
         Cheap (a few stat calls, nothing opened), so callers can cache stores by git dir.
         """
         start = os.path.abspath(path or os.environ.get("GITML_DIR") or os.getcwd())
-        here = start
+        if not os.path.exists(start):
+            via = "" if path else " ($GITML_DIR)"
+            raise NotARepository(f"{start}{via} does not exist; give the path of a git repository")
+        here = start if os.path.isdir(start) else os.path.dirname(start)
         while True:
             dotgit = os.path.join(here, ".git")
             if os.path.isdir(dotgit):

@@ -58,6 +58,18 @@ def test_not_a_repository_suggests_git_init(not_a_repo: Path) -> None:
 
 
 # ---------------------------------------------------------------- objects and refs
+def test_a_missing_folder_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(NotARepository, match="nowhere does not exist; give the path"):
+        Store.discover(str(tmp_path / "nowhere"))
+    monkeypatch.setenv("GITML_DIR", str(tmp_path / "gone"))
+    with pytest.raises(NotARepository, match=r"gone \(\$GITML_DIR\) does not exist"):
+        Store.discover()
+
+
+def test_discover_from_a_file_inside_the_repository(repo: GitRepo) -> None:
+    assert Store.discover(str(repo / "README.md")).root == str(repo.path)
+
+
 def test_objects_and_trees_are_read_by_git(repo: GitRepo) -> None:
     store = Store.discover()
     blob = store.add_blob(b"hello\n")
