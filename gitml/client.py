@@ -193,8 +193,9 @@ class Client:
         found = self.store.lookup(tree, f"{top}/{sub}" if sub else top)
         if found is None:
             what = "model" if top == "models" else "artifact"
+            missing = f"{what} {sub!r}" if sub else f"{what}s"
             raise ArtifactError(
-                f"run {rec.info.get('name')} has no {what} {sub or top!r}; "
+                f"run {rec.info.get('name')} has no {missing}; "
                 f"see `gitml show {rec.info.get('name')}`"
             )
         dst = dst or tempfile.mkdtemp(prefix="gitml-")

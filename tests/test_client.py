@@ -123,6 +123,10 @@ def test_client_errors_write_nothing(repo: GitRepo) -> None:
         c.get_metric_history(rid, "nope")
     with pytest.raises(RunNotFound, match="'zzzz'"):
         c.log_metric("zzzz", "m", 1.0)
+    with pytest.raises(ArtifactError, match=r"has no artifacts; see `gitml show"):
+        c.download_artifacts(rid)
+    with pytest.raises(ArtifactError, match=r"has no artifact 'x.bin'; see `gitml show"):
+        c.download_artifacts(rid, "x.bin")
     with pytest.raises(InvalidValue, match="unknown final status 'DONE'; use one of FINISHED"):
         c.set_terminated(rid, "DONE")
     assert repo.run_refs() == before
