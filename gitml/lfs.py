@@ -230,7 +230,9 @@ class Endpoint:
         except (ValueError, AttributeError, OSError):
             said = exc.reason
         said = " ".join(str(said).split())[:200]
-        return RemoteError(f"LFS server {self.url} refused the batch request (HTTP {exc.code}): {said}")
+        return RemoteError(
+            f"LFS server {self.url} refused the batch request (HTTP {exc.code}): {said}"
+        )
 
     def batch(self, operation: str, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
         body = json.dumps({"operation": operation, "transfers": ["basic"], "objects": objects,

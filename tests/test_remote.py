@@ -619,7 +619,10 @@ def test_pulled_refs_are_packed_and_stay_consistent(tmp_path: Path, backend: str
     runs.set_lifecycle(store_of(b), ids[2], "deleted")
     code, out = invoke(b, "gc")
     assert code == 0, out
-    assert ids[2] not in run_refs(b.path) and ids[2] not in (b.path / ".git" / "packed-refs").read_text()
+    assert (
+        ids[2] not in run_refs(b.path)
+        and ids[2] not in (b.path / ".git" / "packed-refs").read_text()
+    )
     code, out = invoke(b, "ls")
     assert ids[0][:8] in out and ids[1][:8] in out and ids[2][:8] not in out
     fsck(b.path)
@@ -769,7 +772,9 @@ def test_lfs_endpoint_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         assert remote_refs(bare) == {}  # no ref moved without its content
 
 
-def test_lfs_endpoint_that_is_no_lfs_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lfs_endpoint_that_is_no_lfs_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A plain web server at lfs.url (answers POST with 501, in HTML): endpoint missing."""
     import http.server
 

@@ -227,7 +227,10 @@ def push(
             moved = [sha for ref, sha in now.items() if sha != pushed.get(ref, selected.get(ref))]
             if moved:
                 n, size = lfs_mod.upload_for(store, target, moved, progress)
-                report.lfs_objects, report.lfs_bytes = report.lfs_objects + n, report.lfs_bytes + size
+                report.lfs_objects, report.lfs_bytes = (
+                    report.lfs_objects + n,
+                    report.lfs_bytes + size,
+                )
         report.changes = [Change(u.ref, u.old, u.new, "new" if u.old is None else "updated")
                           for u in updates]  # fmt: skip
         return report

@@ -313,7 +313,6 @@ class GitTransport(Transport):
                 status[u.ref] = got.get(u.ref, None if code == 0 else _reason(err) or "not updated")
         return status
 
-
     def _push_all(self, updates: Sequence[Update], atomic: bool) -> dict[str, str | None]:
         """Push every local ``refs/gitml/*`` ref with one glob refspec.
 
