@@ -164,7 +164,9 @@ def test_grid_search_best_params_and_child_runs(repo: Any, clf_data: Any) -> Non
     assert parent.params["estimator"] == "LogisticRegression()"
     assert "artifacts/cv_results.csv" in tree_paths(parent, "artifacts")
     results = search.cv_results_
-    rank_of = {p["C"]: int(r) for p, r in zip(results["params"], results["rank_test_score"], strict=True)}
+    rank_of = {
+        p["C"]: int(r) for p, r in zip(results["params"], results["rank_test_score"], strict=True)
+    }
     ranks = {r.params["C"]: metric(r, "rank_test_score") for r in children}
     assert all(rank_of[c] == rank for c, rank in ranks.items())
     assert search.best_params_["C"] in ranks

@@ -328,7 +328,9 @@ def _gitml(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     exe = shutil.which("gitml")
     cmd = [exe] if exe else [sys.executable, "-c", "from gitml.cli import main; main()"]
     env = {**os.environ, "PYTHONPATH": ROOT}
-    return subprocess.run([*cmd, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [*cmd, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_registry_travels_with_push_and_pull(repo, logged, clf, tmp_path):

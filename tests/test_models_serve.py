@@ -170,9 +170,7 @@ def test_mlflow_scoring_client_works_unchanged(server):
     frame = pd.DataFrame({"b": [2, 4], "a": [1.0, 3.0]})
     expected = {"predictions": [{"y": 3.0}, {"y": 7.0}]}
     assert client.invoke(frame) == expected
-    assert client.invoke(frame, params={"scale": 2.0}) == {
-        "predictions": [{"y": 4.0}, {"y": 10.0}]
-    }
+    assert client.invoke(frame, params={"scale": 2.0}) == {"predictions": [{"y": 4.0}, {"y": 10.0}]}
     assert client.invoke(np.array([[1.0, 2], [3.0, 4]])) == expected
     status, body = server.invoke(convert_input_example_to_serving_input(frame))
     assert (status, body) == (200, expected)

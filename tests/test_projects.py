@@ -672,7 +672,9 @@ def test_unavailable_python_version_is_a_failed_run(repo: GitRepo) -> None:
     assert rec.info["status"] == "FAILED" and "python 2.6.1" in output_log(rec)
 
 
-@pytest.mark.skipif(shutil.which("uv") is None, reason="uv is not installed (the test extra has it)")
+@pytest.mark.skipif(
+    shutil.which("uv") is None, reason="uv is not installed (the test extra has it)"
+)
 def test_uv_from_an_empty_requirements_file_and_a_local_wheel(
     repo: GitRepo, env_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -709,7 +711,9 @@ def test_uv_from_an_empty_requirements_file_and_a_local_wheel(
     assert all(f"PREFIX {prefix}" in output_log(r) for r in all_runs(repo))
 
 
-@pytest.mark.skipif(shutil.which("uv") is None, reason="uv is not installed (the test extra has it)")
+@pytest.mark.skipif(
+    shutil.which("uv") is None, reason="uv is not installed (the test extra has it)"
+)
 def test_uv_environment_that_cannot_be_built_is_a_failed_run(
     repo: GitRepo, env_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
