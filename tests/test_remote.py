@@ -282,6 +282,32 @@ def test_update_hook_rejects(tmp_path: Path, backend: str) -> None:
     fsck(bare)
 
 
+def test_server_without_atomic_push(tmp_path: Path, backend: str) -> None:
+    """A server that does not advertise atomic pushes still gets the runs, ref by ref."""
+    bare = bare_repo(tmp_path / "remote.git")
+    git("config", "receive.advertiseAtomic", "false", cwd=bare)
+    a, b = clone(tmp_path, "a", str(bare)), clone(tmp_path, "b", str(bare))
+    rid, other = new_run(a), new_run(a)
+    assert remote.push(store_of(a)).count("new") == 2
+    remote.pull(store_of(b))
+    tag(b, rid, seen="yes")
+    assert remote.push(store_of(b)).count("updated") == 1
+    assert remote_refs(bare) == run_refs(b.path) and other in remote_refs(bare)
+    # a hook refusing one ref: the message says what landed
+    hook = bare / "hooks" / "update"
+    hook.write_text(f'#!/bin/sh\ncase "$1" in *{rid}) exit 1;; esac\n')
+    hook.chmod(0o755)
+    tag(b, rid, seen="twice")
+    fresh = new_run(b)
+    with pytest.raises(RemoteError, match="rejected run") as exc:
+        remote.push(store_of(b))
+    if backend == "git":  # dulwich's local push runs the hooks before it writes anything
+        assert "the other 1 ref(s) were pushed" in str(exc.value)
+        assert remote_refs(bare)[fresh] == run_refs(b.path)[fresh]
+    assert remote_refs(bare)[rid] != run_refs(b.path)[rid]
+    fsck(bare)
+
+
 # ---------------------------------------------------------------------- exchanging runs
 def test_two_clones_exchange_both_ways(tmp_path: Path, backend: str) -> None:
     bare = bare_repo(tmp_path / "remote.git")

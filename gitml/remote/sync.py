@@ -207,9 +207,11 @@ def push(
         if real:
             u, why = real[0]
             more = f" (and {len(real) - 1} more refs)" if len(real) > 1 else ""
+            landed = sum(1 for x in updates if status.get(x.ref) is None)  # a non-atomic server
+            done = f"the other {landed} ref(s) were pushed" if landed else "nothing was pushed"
             raise RemoteError(
                 f"remote {target.label!r} rejected {_label(store, u.ref, u.new)}{more}: {why}; "
-                "nothing was pushed (ask the remote's owner, or check its hooks)"
+                f"{done} (ask the remote's owner, or check its hooks)"
             )
         if stale and attempt < RETRIES - 1:
             time.sleep(0.05 * (attempt + 1))

@@ -222,6 +222,7 @@ class GitTransport(Transport):
     def __init__(self, store: Store, remote: Remote, git: str, progress: Progress | None = None):
         super().__init__(store, remote, progress)
         self.git = git
+        self.atomic = True  # False once the server said it cannot push atomically
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -297,21 +298,30 @@ class GitTransport(Transport):
         status: dict[str, str | None] = {}
         specs = [(u, _lease(u), f"{u.new or ''}:{u.ref}") for u in updates]
         for batch in _batches(specs, self.MAX_ARGS, size=lambda s: len(s[1]) + len(s[2]) + 2):
-            args = ["push", "--porcelain", "--no-verify"]
-            args += ["--atomic"] if atomic else []
-            args += ["--progress"] if self.progress else ["-q"]
-            args.append(self.remote.arg)
+            args = [self.remote.arg]
             for u, lease, spec in batch:
                 # a create needs no lease: run commits never descend from one another, so a
                 # non-forced push of a ref that appeared meanwhile is refused (non-fast-forward)
                 args += [spec] if u.old is None and u.new else [lease, spec]
-            code, out, err = self._run(args, stream=True)
+            code, out, err = self._push(args, atomic)
             got = _parse_porcelain(out)
             if not got and code != 0:
                 raise classify(self.remote, err)
             for u, _lease_arg, _spec in batch:
                 status[u.ref] = got.get(u.ref, None if code == 0 else _reason(err) or "not updated")
         return status
+
+    def _push(self, rest: Sequence[str], atomic: bool) -> tuple[int, str, str]:
+        """``git push --porcelain`` of ``rest``; ``--atomic`` unless the server lacks it."""
+        while True:
+            args = ["push", "--porcelain", "--no-verify"]
+            args += ["--atomic"] if atomic and self.atomic else []
+            args += ["--progress"] if self.progress else ["-q"]
+            code, out, err = self._run([*args, *rest], stream=True)
+            if code != 0 and atomic and self.atomic and "does not support --atomic" in err:
+                self.atomic = False  # an older server: every ref's status is still checked
+                continue
+            return code, out, err
 
     def _push_all(self, updates: Sequence[Update], atomic: bool) -> dict[str, str | None]:
         """Push every local ``refs/gitml/*`` ref with one glob refspec.
@@ -322,12 +332,9 @@ class GitTransport(Transport):
         Updates of existing refs carry their lease, so they are forced only from the
         expected old value; refs equal on both sides are no-ops.
         """
-        args = ["push", "--porcelain", "--no-verify"]
-        args += ["--atomic"] if atomic else []
-        args += ["--progress"] if self.progress else ["-q"]
-        args += [_lease(u) for u in updates if u.old is not None]
+        args = [_lease(u) for u in updates if u.old is not None]
         args += [self.remote.arg, f"{PREFIX}*:{PREFIX}*"]
-        code, out, err = self._run(args, stream=True)
+        code, out, err = self._push(args, atomic)
         got = _parse_porcelain(out)
         if not got and code != 0:
             raise classify(self.remote, err)
