@@ -825,6 +825,17 @@ def test_lfs_endpoint_that_is_no_lfs_server(
             assert out.startswith("Error: LFS endpoint missing: ") and "HTTP 501" in out, out
             assert "git config lfs.url" in out
             assert remote_refs(bare) == {} and run_refs(a.path) == before and rid in before
+            # pulling such runs: nothing moves, and fetch is named as the way without LFS
+            a.git("config", "--unset", "lfs.url")
+            remote.push(store_of(a), lfs=False)
+            b = clone(tmp_path, "b", daemon.url("runs.git"))
+            b.git("config", "lfs.url", f"http://127.0.0.1:{server.server_address[1]}/info/lfs")
+            code, out = invoke(b, "pull")
+            assert code == 1 and out.count("\n") == 1 and "LFS endpoint missing" in out, out
+            assert "nothing was pulled (`gitml fetch` takes the runs without" in out
+            assert run_refs(b.path) == {}
+            code, out = invoke(b, "fetch")
+            assert code == 0 and set(run_refs(b.path)) == {rid}, out
     finally:
         server.shutdown()
         server.server_close()

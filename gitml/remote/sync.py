@@ -306,9 +306,15 @@ def pull(
 
         pending = _lfs_pending(store)
         if received or pending:
-            report.lfs_objects, report.lfs_bytes = lfs_mod.download_for(
-                store, target, received + sorted(pending), progress
-            )
+            try:
+                report.lfs_objects, report.lfs_bytes = lfs_mod.download_for(
+                    store, target, received + sorted(pending), progress
+                )
+            except RemoteError as exc:  # no run moved yet: say how to take them without LFS
+                raise RemoteError(
+                    f"{exc}; nothing was pulled (`gitml fetch` takes the runs without their "
+                    "LFS content)"
+                ) from None
             _lfs_pending(store, clear=True)
     elif received:
         _lfs_pending(store, add=received)
