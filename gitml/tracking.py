@@ -81,7 +81,26 @@ _experiment: ContextVar[str | None] = ContextVar("gitml_experiment", default=Non
 _open: dict[str, ActiveRun] = {}
 _open_lock = threading.Lock()
 _stores: dict[str, Store] = {}
-_exit_state: dict[str, Any] = {"exception": None, "installed": False}
+_exit_state: dict[str, Any] = {"exception": None, "installed": False, "forked": False}
+
+
+def _after_fork_in_child() -> None:
+    """A forked child (multiprocessing workers) logs into its parent's runs but never ends
+    them: its copies become attached writers with empty buffers (the parent writes what it
+    logged), so a worker stopped with SIGTERM (``Pool.terminate``) neither marks the run
+    KILLED nor writes the parent's buffered points a second time."""
+    global _open_lock
+    _open_lock = threading.Lock()  # the parent's may have been held by another thread
+    for run in _open.values():
+        w = run.writer
+        w.lock = threading.RLock()
+        w._clear()
+        w.owner = False
+    _exit_state["forked"] = bool(_open)  # checkpoints start again on the child's first log
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _store() -> Store:
@@ -222,6 +241,9 @@ def _require(check: Any = None) -> runs.RunWriter:
         if check is not None:
             check()
         run = start_run()
+    elif _exit_state["forked"]:
+        _exit_state["forked"] = False
+        _Checkpointer.ensure()
     return run.writer
 
 

@@ -126,3 +126,40 @@ def test_two_processes_attached_to_one_run_both_land(repo: GitRepo) -> None:
         assert [m.step for m in c.get_metric_history(run.info.run_id, name)] == list(range(150))
     assert len(repo.run_refs()) == 1
     repo.fsck()
+
+
+FORKED = """
+import os, signal, sys, time, gitml
+with gitml.start_run(name="forks") as run:
+    for step in range(3):
+        gitml.log_metric("m", float(step), step=step)  # buffered in the parent
+    pid = os.fork()
+    if pid == 0:  # a worker, as multiprocessing's fork start method makes them
+        try:
+            gitml.log_metric("child", 1.0)
+            os.kill(os.getpid(), signal.SIGTERM)  # Pool.terminate()
+            time.sleep(5)
+        finally:
+            os._exit(3)
+    _, status = os.waitpid(pid, 0)
+    print(os.WTERMSIG(status) if os.WIFSIGNALED(status) else -1, flush=True)
+    mid = gitml.Client().get_run(run.info.run_id)
+    print(mid.info.status, flush=True)
+print(run.info.run_id)
+"""
+
+
+def test_a_forked_worker_logs_into_the_run_but_never_ends_it(repo: GitRepo) -> None:
+    from conftest import run_python
+
+    out = run_python(FORKED, repo.path)
+    assert out.returncode == 0, out.stderr
+    killed_by, mid_status, rid = out.stdout.split()
+    assert killed_by == str(int(signal.SIGTERM))
+    assert mid_status == "RUNNING", "a worker stopped with SIGTERM ended its parent's run"
+    c = Client()
+    got = c.get_run(rid)
+    assert got.info.status == "FINISHED"
+    assert [m.step for m in c.get_metric_history(rid, "m")] == [0, 1, 2]  # written once
+    assert [m.value for m in c.get_metric_history(rid, "child")] == [1.0]
+    repo.fsck()
