@@ -845,8 +845,12 @@ def test_cli_subprocess_push_pull(tmp_path: Path) -> None:
     bare = bare_repo(tmp_path / "remote.git")
     a, b = clone(tmp_path, "a", str(bare)), clone(tmp_path, "b", str(bare))
     rid = new_run(a)
-    out = subprocess.run(["gitml", "push"], cwd=a.path, capture_output=True, text=True)
+    out = subprocess.run(["gitml", "push", "--progress"], cwd=a.path, capture_output=True,
+                         text=True)  # fmt: skip
     assert out.returncode == 0 and "pushed 1 run(s)" in out.stdout, out.stderr
+    lines = out.stderr.splitlines()  # not a terminal: each phase once, with its totals
+    assert any(line.startswith("Writing objects: 100%") for line in lines), out.stderr
+    assert all("done" in line for line in lines if "%" in line), out.stderr
     out = subprocess.run(
         ["gitml", "pull", "--progress"], cwd=b.path, capture_output=True, text=True
     )

@@ -23,6 +23,8 @@ def _progress(flag: bool | None) -> Callable[[str], None] | None:
     tty = sys.stderr.isatty()
 
     def show(line: str) -> None:
+        if not tty and "%" in line and "done" not in line:
+            return  # a log gets each phase once, when it is done, not every percent
         click.echo(("\r\x1b[K" + line) if tty else line, err=True, nl=not tty)
 
     return show
