@@ -149,7 +149,13 @@ def start_run(
     attached = os.environ.get("GITML_RUN_ID")
     started = time.monotonic()
     if run_id is None and attached and not stack and attached not in _open:
-        writer = runs.open_writer(store, attached, owner=False)
+        try:  # set by `gitml run`: a full id; by hand: any id prefix or name
+            writer = runs.open_writer(store, runs.resolve(store, attached), owner=False)
+        except GitmlError as exc:
+            raise type(exc)(
+                f"GITML_RUN_ID={attached} names no single run of {store.root or store.gitdir} "
+                f"({exc}); unset GITML_RUN_ID to start a new run"
+            ) from None
         run = ActiveRun(writer, started)
         _configure(writer, params, tags, description, name)
     elif run_id is not None:

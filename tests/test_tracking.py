@@ -576,6 +576,21 @@ def test_attach_through_gitml_run_id_and_gitml_dir(repo: GitRepo, tmp_path: Path
     repo.fsck()
 
 
+def test_attach_by_name_and_an_unknown_gitml_run_id(repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    with gitml.start_run(name="outer") as outer:
+        pass
+    monkeypatch.setenv("GITML_RUN_ID", "outer")
+    with gitml.start_run() as inner:
+        gitml.log_metric("late", 1.0)
+    assert inner.run_id == outer.run_id
+    got = gitml.get_run(outer.run_id)
+    assert got.data.metrics == {"late": 1.0} and got.info.status == "FINISHED"
+    monkeypatch.setenv("GITML_RUN_ID", "nosuchrun")
+    with pytest.raises(RunNotFound, match="GITML_RUN_ID=nosuchrun names no single run of .*unset GITML_RUN_ID"):
+        gitml.start_run()
+    assert len(repo.run_refs()) == 1
+
+
 def test_generated_names_avoid_the_names_of_each_repository(repo: GitRepo, tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """The cache of known names is per repository: a second repository's names count too."""
