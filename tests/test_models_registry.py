@@ -362,10 +362,12 @@ def test_registry_travels_with_push_and_pull(repo, logged, clf, tmp_path):
     assert out.returncode == 0, out.stderr
     expected = clf.predict(pd.DataFrame({"a": [1.0, 4.0], "b": [1, 7]})).tolist()
     assert json.loads(out.stdout) == {"predictions": expected}
-    # the alias moved here reaches the other clone (an alias has no revision: --force says
-    # which side wins, see docs/models.md)
+    # the alias moved here reaches the other clone: the side that moved it since the last
+    # sync wins (see docs/models.md)
     assert runner.invoke(models_cli, ["alias", "churn", "champion", "2"]).exit_code == 0
-    assert _gitml("push", "origin", "--force", cwd=repo.path).returncode == 0
-    assert _gitml("pull", "origin", "--force", cwd=other).returncode == 0
+    pushed = _gitml("push", "origin", cwd=repo.path)
+    assert pushed.returncode == 0, pushed.stderr
+    pulled = _gitml("pull", "origin", cwd=other)
+    assert pulled.returncode == 0, pulled.stderr
     shown = _gitml("models", "show", "models:/churn@champion", "--format", "json", cwd=other)
     assert json.loads(shown.stdout)["registered"]["version"] == 2, shown.stdout

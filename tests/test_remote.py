@@ -446,21 +446,39 @@ def test_selected_runs_experiments_and_model_refs(tmp_path: Path) -> None:
     assert b.git("rev-parse", "refs/gitml/models/clf/1").strip() == run_refs(a.path)[r2]
 
 
-def test_moved_alias_is_diverged_and_says_why(tmp_path: Path) -> None:
+def test_moved_alias_travels_and_both_moved_is_diverged(tmp_path: Path) -> None:
     bare = bare_repo(tmp_path / "remote.git")
-    a = clone(tmp_path, "a", str(bare))
-    r1, r2 = new_run(a), new_run(a)
+    a, b = clone(tmp_path, "a", str(bare)), clone(tmp_path, "b", str(bare))
+    r1, r2, r3 = new_run(a), new_run(a), new_run(a)
+    commits = run_refs(a.path)
     alias = "refs/gitml/aliases/clf/champion"
-    a.git("update-ref", alias, run_refs(a.path)[r1])
+    a.git("update-ref", alias, commits[r1])
     remote.push(store_of(a))
-    a.git("update-ref", alias, run_refs(a.path)[r2])
+    remote.pull(store_of(b))
+    # moved in one clone since the last sync: it wins both ways, no --force needed
+    a.git("update-ref", alias, commits[r2])
+    code, out = invoke(a, "push")
+    assert code == 0, out
+    assert git("rev-parse", alias, cwd=bare).strip() == commits[r2]
+    code, out = invoke(b, "pull")
+    assert code == 0, out
+    assert b.git("rev-parse", alias).strip() == commits[r2]
+    # a clone that did not move it is never pulled back: a pull leaves a local move alone
+    a.git("update-ref", alias, commits[r3])
+    code, out = invoke(a, "pull")
+    assert code == 0 and a.git("rev-parse", alias).strip() == commits[r3], out
+    # moved on both sides since they last agreed: diverged, nothing written, --force takes
+    b.git("update-ref", alias, commits[r1])
+    code, out = invoke(b, "push")
+    assert code == 0, out  # b moved it, the remote did not: b's value lands
     code, out = invoke(a, "push")
     assert code == 1 and out.count("\n") == 1, out
     assert out.startswith("Error: diverged: aliases/clf/champion differs here and on 'origin'")
-    assert "no revision" in out and "gitml push --force" in out
-    assert git("rev-parse", alias, cwd=bare).strip() == run_refs(a.path)[r1]
+    assert "changed on both sides" in out and "gitml push --force" in out
+    assert git("rev-parse", alias, cwd=bare).strip() == commits[r1]
     code, out = invoke(a, "push", "--force")
-    assert code == 0 and git("rev-parse", alias, cwd=bare).strip() == run_refs(a.path)[r2]
+    assert code == 0 and git("rev-parse", alias, cwd=bare).strip() == commits[r3]
+    fsck(bare)
 
 
 def test_deleted_runs_travel_as_deleted(tmp_path: Path) -> None:

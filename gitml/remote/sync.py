@@ -19,7 +19,7 @@ from typing import Any
 from .. import yamlio
 from ..errors import RemoteError, RunNotFound
 from ..record import RUN_REF
-from ..store import Store, user_and_host
+from ..store import Store, strip_credentials, user_and_host
 from .transport import (
     PREFIX,
     Progress,
@@ -107,16 +107,73 @@ def _label(store: Store, ref: str, commit: str | None) -> str:
     return ref[len(PREFIX) :]
 
 
-def _decide(store: Store, ref: str, mine: str, theirs: str, force: bool, side: str) -> str:
-    """'take' (mine wins), 'keep' (theirs is newer) or 'diverged' for two different commits."""
+def _decide(
+    store: Store, ref: str, mine: str, theirs: str, force: bool, side: str,
+    base: str | None = None,
+) -> str:
+    """'take' (``mine``, the sending side, wins), 'keep' (``theirs`` is newer) or 'diverged'.
+
+    Runs are ordered by their revision. Model versions and aliases have none: they are
+    decided against ``base``, the value both sides held after their last sync (kept in
+    ``.git/gitml/sync/``): the side still at ``base`` is the one that did not move.
+    """
     if not ref.startswith(RUN_REF):
-        return "take" if force else "diverged"
+        if force:
+            return "take"
+        if base is not None and theirs == base:
+            return "take"
+        if base is not None and mine == base:
+            return "keep"
+        return "diverged"
     a, b = revision(store, mine), revision(store, theirs)
     if a > b:
         return "take"
     if a < b:
         return "keep"
     return "take" if force else "diverged"
+
+
+# ---------------------------------------------------------------------- sync state
+def _sync_path(store: Store, remote: Remote) -> str:
+    import hashlib
+
+    key = hashlib.sha1(strip_credentials(remote.url).encode()).hexdigest()[:16]
+    return os.path.join(store.gitml_dir, "sync", f"{key}.json")
+
+
+def _sync_bases(store: Store, remote: Remote) -> dict[str, str]:
+    """Model and alias refs → the value both sides held after the last sync with ``remote``."""
+    import json
+
+    try:
+        with open(_sync_path(store, remote), encoding="utf-8") as f:
+            data = json.load(f)
+        return {str(k): str(v) for k, v in data.get("refs", {}).items()}
+    except (OSError, ValueError, AttributeError):
+        return {}  # never synced (or a damaged file): every difference is diverged
+
+
+def _save_sync_bases(store: Store, remote: Remote, here: dict[str, str],
+                     there: dict[str, str]) -> None:  # fmt: skip
+    """Remember the model and alias refs on which both sides now agree."""
+    import json
+    import tempfile
+
+    bases = _sync_bases(store, remote)
+    for ref in set(here) | set(there) | set(bases):
+        if ref.startswith(RUN_REF) or not ref.startswith(PREFIX):
+            continue
+        if here.get(ref) is not None and here.get(ref) == there.get(ref):
+            bases[ref] = here[ref]
+        elif here.get(ref) is None and there.get(ref) is None:
+            bases.pop(ref, None)
+    path = _sync_path(store, remote)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".sync-")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump({"remote": strip_credentials(remote.url), "refs": bases}, f, indent=1,
+                  sort_keys=True)  # fmt: skip
+    os.replace(tmp, path)
 
 
 def _diverged_error(
@@ -126,7 +183,7 @@ def _diverged_error(
     more = f" and {len(refs) - 5} more" if len(refs) > 5 else ""
     runs_only = all(ref.startswith(RUN_REF) for ref, _sha in refs)
     why = ("same revision, different content" if runs_only else
-           "model versions and aliases have no revision to tell which is newer")  # fmt: skip
+           "changed on both sides since they last agreed")  # fmt: skip
     command = "push" if verb == "pushed" else "pull"
     side = "this side's version" if command == "push" else "the remote's version"
     return RemoteError(
@@ -163,6 +220,7 @@ def push(
     transport = open_transport(store, target, progress)
     wanted = list(run_ids) if run_ids is not None else None
     report = Report(target.label, backend=transport.backend)
+    bases = _sync_bases(store, target)
     for attempt in range(RETRIES):
         selected = _select(store.list_refs(PREFIX), wanted)  # again on retry: refs move here too
         theirs = transport.list()
@@ -179,7 +237,7 @@ def push(
             if other is None:
                 updates.append(Update(ref, None, mine))
                 continue
-            verdict = _decide(store, ref, mine, other, force, "push")
+            verdict = _decide(store, ref, mine, other, force, "push", bases.get(ref))
             if verdict == "take":
                 updates.append(Update(ref, other, mine))
             elif verdict == "keep":
@@ -192,6 +250,7 @@ def push(
             raise _diverged_error(store, target, diverged, "pushed")
         report.skipped = skipped
         if not updates:
+            _save_sync_bases(store, target, selected, theirs)
             return report
         if lfs:
             from .. import lfs as lfs_mod
@@ -235,6 +294,7 @@ def push(
                 )
         report.changes = [Change(u.ref, u.old, u.new, "new" if u.old is None else "updated")
                           for u in updates]  # fmt: skip
+        _save_sync_bases(store, target, selected, {**theirs, **{u.ref: u.new for u in updates}})
         return report
     return report  # pragma: no cover
 
@@ -283,6 +343,7 @@ def pull(
                     differing.pop(r, None)
     writes: list[Change] = []
     diverged = []
+    bases = _sync_bases(store, target)
     for ref, other in sorted(differing.items()):
         mine = local.get(ref)
         if mine is None:
@@ -291,7 +352,7 @@ def pull(
         if ref.startswith(RUN_REF) and running_here(run_info(store, mine)):
             report.skipped.append((ref, "still running here; it is pushed when it ends"))
             continue
-        verdict = _decide(store, ref, other, mine, force, "pull")
+        verdict = _decide(store, ref, other, mine, force, "pull", bases.get(ref))
         if verdict == "take":
             writes.append(Change(ref, mine, other, "updated"))
         elif verdict == "keep":
@@ -324,6 +385,8 @@ def pull(
             report.changes.append(change)
         else:
             report.skipped.append((change.ref, "changed here while pulling; pull again"))
+    written = {c.ref: c.new for c in report.changes if c.new}
+    _save_sync_bases(store, target, {**local, **written}, theirs)
     if report.changes:
         index.summaries(store)  # refresh the listing cache
     return report
