@@ -134,7 +134,7 @@ def main() -> None:
         print(f"{labels[workload]:<44}{gw:>8.3f}s{mw:>8.3f}s{ratio:>7.1f}×{mc / gc:>10.1f}×  "
               f"{text} {'ok' if met else 'MISSED'}")
     try:
-        load = " (load average %.1f, %d CPUs)" % (os.getloadavg()[0], os.cpu_count() or 0)
+        load = f" (load average {os.getloadavg()[0]:.1f}, {os.cpu_count() or 0} CPUs)"
     except OSError:
         load = ""
     print(f"wall-clock medians; 'cpu ratio' compares CPU time, which a busy machine skews less{load}")

@@ -14,11 +14,10 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
+from conftest import GitRepo
 
 import gitml
 from gitml.cli import COMMANDS, cli
-
-from conftest import GitRepo
 
 GITML = shutil.which("gitml")
 

@@ -6,12 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import GitRepo
 
 import gitml
 from gitml import Client, Metric
 from gitml.errors import ArtifactError, InvalidKey, InvalidValue, ParamConflict, RunNotFound
-
-from conftest import GitRepo
 
 
 def test_create_log_terminate_and_read(repo: GitRepo) -> None:

@@ -19,7 +19,7 @@ from gitml.store import Store
 
 def truth(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """Every run's summary read from its commit, with refs listed by real git."""
-    store = Store.discover(str(path))
+    store = Store.discover(os.fspath(path))
     out = git("for-each-ref", "--format=%(objectname) %(refname)", "refs/gitml/runs", cwd=path)
     summaries = []
     for line in out.splitlines():
@@ -32,7 +32,7 @@ def truth(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
 
 
 def cached(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    return sorted(index.summaries(Store.discover(str(path))), key=lambda s: s["run_id"])
+    return sorted(index.summaries(Store.discover(os.fspath(path))), key=lambda s: s["run_id"])
 
 
 def cache_file(path: str | os.PathLike[str]) -> Path:

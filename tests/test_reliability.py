@@ -7,10 +7,10 @@ import subprocess
 import sys
 import time
 
+from conftest import GitRepo
+
 import gitml
 from gitml import Client
-
-from conftest import GitRepo
 
 MANY_RUNS = """
 import sys, gitml

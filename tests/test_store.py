@@ -7,12 +7,11 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import GitRepo
 
 import gitml
 from gitml.errors import NotARepository
 from gitml.store import Store, strip_credentials
-
-from conftest import GitRepo
 
 
 def user_state(repo: GitRepo) -> dict[str, object]:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import GitRepo, run_python
 
 import gitml
 from gitml.errors import (
@@ -23,8 +24,6 @@ from gitml.errors import (
     ParamConflict,
     RunNotFound,
 )
-
-from conftest import GitRepo, run_python
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000")
 

@@ -294,7 +294,8 @@ def push(
                 )
         report.changes = [Change(u.ref, u.old, u.new, "new" if u.old is None else "updated")
                           for u in updates]  # fmt: skip
-        _save_sync_bases(store, target, selected, {**theirs, **{u.ref: u.new for u in updates}})
+        after = {**theirs, **{u.ref: u.new for u in updates if u.new}}
+        _save_sync_bases(store, target, selected, after)
         return report
     return report  # pragma: no cover
 
