@@ -122,10 +122,9 @@ class RunWriter:
 
     # ------------------------------------------------------------ buffering
     def log_params(self, params: dict[str, Any]) -> None:
+        check_params(params)
         with self.lock:
             for key, value in params.items():
-                keys.validate_key(key, "param key")
-                _check_param_value(key, value)
                 old = self.params.get(key, self.record.params.get(key, _MISSING))
                 if old is not _MISSING and not _same(old, value):
                     raise ParamConflict(
@@ -135,13 +134,7 @@ class RunWriter:
             self.params.update(params)
 
     def log_metric(self, key: str, value: Any, step: int = 0, timestamp: int | None = None) -> None:
-        keys.validate_key(key, "metric key")
-        value = _metric_value(key, value)
-        if isinstance(step, bool) or not isinstance(step, int):
-            try:
-                step = int(step)
-            except (TypeError, ValueError):
-                raise InvalidValue(f"metric {key!r}: step must be an integer, got {step!r}") from None
+        value, step = check_metric(key, value, step)
         ts = now_ms() if timestamp is None else int(timestamp)
         with self.lock:
             self.points.setdefault(key, []).append((step, ts, value))
@@ -228,6 +221,25 @@ class RunWriter:
 
 
 _MISSING = object()
+
+
+def check_params(params: dict[str, Any]) -> None:
+    """Raise InvalidKey/InvalidValue for a bad param key or a value YAML cannot keep."""
+    for key, value in params.items():
+        keys.validate_key(key, "param key")
+        _check_param_value(key, value)
+
+
+def check_metric(key: str, value: Any, step: Any = 0) -> tuple[float, int]:
+    """The point's (value, step) as stored; InvalidKey/InvalidValue for bad input."""
+    keys.validate_key(key, "metric key")
+    number = _metric_value(key, value)
+    if isinstance(step, bool) or not isinstance(step, int):
+        try:
+            step = int(step)
+        except (TypeError, ValueError):
+            raise InvalidValue(f"metric {key!r}: step must be an integer, got {step!r}") from None
+    return number, step
 
 
 def _same(a: Any, b: Any) -> bool:

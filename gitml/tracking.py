@@ -253,18 +253,9 @@ def _require(check: Any = None) -> runs.RunWriter:
     return run.writer
 
 
-def _check_params(params: dict[str, Any]) -> None:
-    from .record import RunRecord
-
-    runs.RunWriter(None, RunRecord(info={"id": "0" * 32}), owner=False).log_params(params)  # type: ignore[arg-type]
-
-
 def _check_metrics(metrics: dict[str, Any], step: Any) -> None:
-    from .record import RunRecord
-
-    probe = runs.RunWriter(None, RunRecord(info={"id": "0" * 32}), owner=False)  # type: ignore[arg-type]
     for key, value in metrics.items():
-        probe.log_metric(key, value, 0 if step is None else step, 0)
+        runs.check_metric(key, value, 0 if step is None else step)
 
 
 def _check_tags(tag_keys: Any) -> None:
@@ -285,13 +276,13 @@ def _check_artifact_file(artifact_file: str) -> None:
 # -------------------------------------------------------------------- logging
 def log_param(key: str, value: Any) -> Any:
     params = {key: runs.native(value)}
-    _require(lambda: _check_params(params)).log_params(params)
+    _require(lambda: runs.check_params(params)).log_params(params)
     return value
 
 
 def log_params(params: dict[str, Any]) -> None:
     clean = runs.native(dict(params))
-    _require(lambda: _check_params(clean)).log_params(clean)
+    _require(lambda: runs.check_params(clean)).log_params(clean)
 
 
 def log_metric(
