@@ -312,23 +312,16 @@ def serve(
 
 
 def _run_until_signal(server: ScoringServer) -> None:
-    stopping = threading.Event()
+    from .shutdown import on_signals
 
-    def stop(signum: int, frame: Any) -> None:
-        if not stopping.is_set():
-            stopping.set()
-            threading.Thread(target=server.shutdown, daemon=True).start()
-
-    old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        server.serve_forever(poll_interval=0.2)
-    finally:
-        server.socket.close()  # no new connections
-        deadline = time.monotonic() + DRAIN_SECONDS
-        while server.in_flight and time.monotonic() < deadline:
-            time.sleep(0.01)
-        for s, handler in old.items():
-            signal.signal(s, handler)
+    with on_signals(server):
+        try:
+            server.serve_forever(poll_interval=0.2)
+        finally:
+            server.socket.close()  # no new connections
+            deadline = time.monotonic() + DRAIN_SECONDS
+            while server.in_flight and time.monotonic() < deadline:
+                time.sleep(0.01)
 
 
 def _prefork(server: ScoringServer, workers: int) -> None:

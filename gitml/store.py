@@ -307,13 +307,9 @@ class Store:
         take precedence over packed ones, as in git.
         """
         path = os.path.join(self.commondir, "packed-refs")
-        lock = path + ".lock"
 
         def attempt() -> set[str]:
-            try:
-                fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            except FileExistsError:
-                raise FileLocked(path, lock) from None
+            fd, lock = _take_lock(path)
             moved = False
             try:
                 try:
@@ -395,12 +391,8 @@ class Store:
         while the disk is busy; the objects it names are written before it moves.
         """
         path = os.path.join(self.commondir, *name.split("/"))
-        lock = path + ".lock"
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        try:
-            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except FileExistsError:
-            raise FileLocked(path, lock) from None
+        fd, lock = _take_lock(path)
         moved = False
         try:
             try:
@@ -651,6 +643,15 @@ def _dulwich_index_entries(index: Any) -> list[tuple[bytes, int, str | None, int
             mtime_ns = int(round(mtime * 1_000_000_000))
         out.append((path, entry.mode, sha.decode(), entry.size, mtime_ns))
     return out
+
+
+def _take_lock(path: str) -> tuple[int, str]:
+    """Create ``<path>.lock`` exclusively, as git does; FileLocked when another holds it."""
+    lock = path + ".lock"
+    try:
+        return os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), lock
+    except FileExistsError:
+        raise FileLocked(path, lock) from None
 
 
 def _mode_of(st: os.stat_result) -> int | None:

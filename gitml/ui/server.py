@@ -24,7 +24,6 @@ a path escaping the run), 404 unknown run/file/endpoint, 405 other methods.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import sys
 import threading
@@ -342,20 +341,13 @@ def serve(
         port: port to bind; 0 picks a free one.
         ready: called with the listening server (e.g. to print its URL).
     """
+    from ..shutdown import on_signals
+
     server = make_server(store, host, port)
-    stopping = threading.Event()
-
-    def stop(signum: int, frame: Any) -> None:
-        if not stopping.is_set():
-            stopping.set()
-            threading.Thread(target=server.shutdown, daemon=True).start()
-
-    old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        if ready is not None:
-            ready(server)
-        server.serve_forever(poll_interval=0.2)
-    finally:
-        server.server_close()
-        for s, handler in old.items():
-            signal.signal(s, handler)
+    with on_signals(server):
+        try:
+            if ready is not None:
+                ready(server)
+            server.serve_forever(poll_interval=0.2)
+        finally:
+            server.server_close()
