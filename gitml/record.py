@@ -171,7 +171,7 @@ class RunRecord:
         return cls(
             info=yaml_of("run.yaml") or {},
             params=yaml_of("params.yaml") or {},
-            metrics=yaml_of("metrics.yaml") or {},
+            metrics=_metrics_of(store, files.get("metrics.yaml")),
             tags={str(k): str(v) for k, v in (yaml_of("tags.yaml") or {}).items()},
             tree=TreeEditor(store, tree),
             commit=commit,
@@ -269,6 +269,55 @@ class RunRecord:
         if self.params:
             lines.append(f"{len(self.params)} param(s), {len(self.metrics)} metric(s), {len(self.tags)} tag(s)")
         return "\n".join(lines) + "\n"
+
+
+_SUMMARY_INTS = ("count", "step", "timestamp")
+_SUMMARY_FLOATS = ("last", "max", "min")
+_SPECIAL = {".nan": math.nan, ".inf": math.inf, "-.inf": -math.inf}
+
+
+def _metrics_of(store: Store, entry: tuple[int, str] | None) -> dict[str, dict[str, Any]]:
+    if entry is None:
+        return {}
+    data = store.read_blob(entry[1])
+    fast = parse_metrics_summary(data)
+    return fast if fast is not None else (yamlio.loads(data) or {})
+
+
+def parse_metrics_summary(data: bytes) -> dict[str, dict[str, Any]] | None:
+    """``metrics.yaml`` as gitml writes it, without a YAML parser; None if it is not.
+
+    Listing reads one per run, and this fast path parses it several times faster than
+    PyYAML: a two-level mapping, keys in block style, numbers as :mod:`yamlio` writes
+    them. Anything else (quoted keys, another layout) returns None and YAML reads it.
+    """
+    text = data.decode("utf-8", errors="replace")
+    if text.strip() == "{}":
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    current: dict[str, Any] | None = None
+    for line in text.splitlines():
+        if not line.startswith("  "):
+            key = line[:-1]
+            if not line.endswith(":") or not key or key[0] in "'\"{[&*!|>%@`#?-" or ": " in key:
+                return None
+            current = out[key] = {}
+            continue
+        field, sep, value = line[2:].partition(": ")
+        if current is None or not sep:
+            return None
+        try:
+            if field in _SUMMARY_INTS:
+                current[field] = int(value)
+            elif field in _SUMMARY_FLOATS:
+                current[field] = _SPECIAL[value] if value in _SPECIAL else float(value)
+            else:
+                return None
+        except ValueError:
+            return None
+    if any(len(summary) != 6 for summary in out.values()):
+        return None
+    return out
 
 
 def _update_summary(summ: dict[str, Any] | None, step: int, ts: int, value: float) -> dict[str, Any]:

@@ -68,3 +68,39 @@ def test_keys_sorted_block_style() -> None:
 
 def test_unicode_kept_readable() -> None:
     assert "héllo ✓" in yamlio.dumps({"k": "héllo ✓"})
+
+
+KEYS = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_\-. /]{0,20}", fullmatch=True).filter(
+    lambda k: k == k.strip() and "//" not in k
+)
+SUMMARY = st.fixed_dictionaries({
+    "last": st.floats(), "min": st.floats(), "max": st.floats(),
+    "step": st.integers(min_value=-(2**40), max_value=2**40),
+    "timestamp": st.integers(min_value=0, max_value=2**45),
+    "count": st.integers(min_value=1, max_value=10**9),
+})  # fmt: skip
+
+
+@given(st.dictionaries(KEYS | st.sampled_from(["1", "yes", "null", "1.5", "~", "true", "nan"]),
+                       SUMMARY, max_size=5))  # fmt: skip
+def test_fast_metrics_summary_reader_agrees_with_yaml(metrics: dict) -> None:
+    from gitml.record import parse_metrics_summary
+
+    data = yamlio.dumps(metrics).encode()
+    fast = parse_metrics_summary(data)
+    reference = yamlio.loads(data)
+    assert fast is None or _same(fast, reference) or _nan_equal(fast, reference)
+    keys_lines = [line for line in data.decode().splitlines() if not line.startswith(" ")]
+    if metrics and not any(line[0] in "'\"-" for line in keys_lines):
+        assert fast is not None, "gitml's own metrics.yaml with plain keys takes the fast path"
+
+
+def _nan_equal(a: dict, b: dict) -> bool:
+    if a.keys() != b.keys():
+        return False
+    for key in a:
+        for field, x in a[key].items():
+            y = b[key][field]
+            if type(x) is not type(y) or not (x == y or (math.isnan(x) and math.isnan(y))):
+                return False
+    return True
