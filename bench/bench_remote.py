@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import time
 from pathlib import Path
@@ -66,7 +67,7 @@ def fresh_repo(path: Path, remote: Path) -> Path:
     return path
 
 
-def workload(root: Path, name: str, n: int, artifact: int) -> dict[str, float]:
+def workload(root: Path, name: str, n: int, artifact: int, repeat: int = 3) -> dict[str, float]:
     src = root / f"{name}-src"
     shutil.rmtree(src, ignore_errors=True)
     sh("git", "init", "-q", str(src))
@@ -78,26 +79,31 @@ def workload(root: Path, name: str, n: int, artifact: int) -> dict[str, float]:
     make_runs(src, n, artifact)
     print(f"[{name}] created {n} runs in {time.perf_counter() - t:.1f} s", flush=True)
     sh("git", "repack", "-adq", cwd=src)  # as after `gitml gc`: the common state of a repository
-    out: dict[str, float] = {}
-    bare = fresh_bare(root / f"{name}-git.git")
-    out["git push"] = timed(
-        "git", "push", "-q", "--no-verify", str(bare), "refs/gitml/*:refs/gitml/*", cwd=src
-    )
-    dst = fresh_repo(root / f"{name}-git-dst", bare)
-    out["git fetch"] = timed("git", "fetch", "-q", "origin", "refs/gitml/*:refs/gitml/*", cwd=dst)
-    bare = fresh_bare(root / f"{name}-gitml.git")
-    sh("git", "remote", "remove", "origin", cwd=src) if (
-        src / ".git" / "refs" / "remotes"
-    ).exists() else None
+    # Full transfers are measured `repeat` times into fresh targets, plain git and gitml
+    # interleaved so that both meet the same disk; the medians are reported.
+    samples: dict[str, list[float]] = {k: [] for k in ("git push", "git fetch", "gitml push",
+                                                        "gitml pull")}  # fmt: skip
     subprocess.run(["git", "remote", "remove", "origin"], cwd=src, capture_output=True)
-    sh("git", "remote", "add", "origin", str(bare), cwd=src)
-    out["gitml push"] = timed("gitml", "push", cwd=src)
+    for _ in range(repeat):
+        bare = fresh_bare(root / f"{name}-git.git")
+        samples["git push"].append(timed(
+            "git", "push", "-q", "--no-verify", str(bare), "refs/gitml/*:refs/gitml/*", cwd=src
+        ))  # fmt: skip
+        dst = fresh_repo(root / f"{name}-git-dst", bare)
+        samples["git fetch"].append(
+            timed("git", "fetch", "-q", "origin", "refs/gitml/*:refs/gitml/*", cwd=dst)
+        )
+        bare = fresh_bare(root / f"{name}-gitml.git")
+        subprocess.run(["git", "remote", "remove", "origin"], cwd=src, capture_output=True)
+        sh("git", "remote", "add", "origin", str(bare), cwd=src)
+        samples["gitml push"].append(timed("gitml", "push", cwd=src))
+        dst = fresh_repo(root / f"{name}-gitml-dst", bare)
+        samples["gitml pull"].append(timed("gitml", "pull", cwd=dst))
+    out = {k: statistics.median(v) for k, v in samples.items()}
     out["gitml push (nothing new)"] = timed("gitml", "push", cwd=src, repeat=3)
+    out["gitml pull (nothing new)"] = timed("gitml", "pull", cwd=dst, repeat=3)
     make_runs(src, 1, artifact)
     out["gitml push (1 new of 1,001)"] = timed("gitml", "push", cwd=src)
-    dst = fresh_repo(root / f"{name}-gitml-dst", bare)
-    out["gitml pull"] = timed("gitml", "pull", cwd=dst)
-    out["gitml pull (nothing new)"] = timed("gitml", "pull", cwd=dst, repeat=3)
     return out
 
 
@@ -105,15 +111,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--workdir", default="/tmp/gitml-bench-remote")
+    parser.add_argument("--repeat", type=int, default=3, help="full transfers per tool (median)")
     args = parser.parse_args()
     root = Path(args.workdir)
     root.mkdir(parents=True, exist_ok=True)
     env_transport = os.environ.get("GITML_TRANSPORT", "git")
     results = {
-        "a": workload(root, "small", args.runs, 0),
-        "b": workload(root, "artifacts", args.runs, 100 * 1024),
+        "a": workload(root, "small", args.runs, 0, args.repeat),
+        "b": workload(root, "artifacts", args.runs, 100 * 1024, args.repeat),
     }
-    print(f"\ntransport: {env_transport}; {args.runs} runs; best of 3 for repeated no-op commands")
+    print(f"\ntransport: {env_transport}; {args.runs} runs; median of {args.repeat} full transfers; best of 3 for no-op commands")
     print(f"{'measure':32} {'(a) small':>11} {'(b) 100 KiB':>12}")
     for key in results["a"]:
         print(f"{key:32} {results['a'][key]:10.3f}s {results['b'][key]:11.3f}s")

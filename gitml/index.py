@@ -11,8 +11,9 @@ import os
 import tempfile
 from typing import Any
 
-from .record import RUN_REF, RunRecord
+from .record import RUN_REF, SUMMARY_FILES, RunRecord
 from .store import Store
+from .yamlio import YAMLError
 
 CACHE_FORMAT = 1
 
@@ -56,22 +57,30 @@ def _valid(summary: Any, commit: str) -> bool:
 
 
 def summaries(store: Store) -> list[dict[str, Any]]:
-    """The summary of every run ref, from the cache where the commit id matches."""
+    """The summary of every run ref, from the cache where the commit id matches.
+
+    Runs missing from the cache are read in one batch (``Store.read_paths``).
+    """
     refs = store.list_refs(RUN_REF)
     cached = _read(store)
+    missing = [c for c in dict.fromkeys(refs.values()) if not _valid(cached.get(c), c)]
     fresh: dict[str, Any] = {}
-    missing = False
+    if missing:
+        docs = store.read_paths(missing, SUMMARY_FILES)
+        for commit in missing:
+            found = {n: docs[(commit, n)] for n in SUMMARY_FILES if (commit, n) in docs}
+            if "run.yaml" not in found:
+                continue  # a ref to something that is not a run commit: skip it
+            try:
+                fresh[commit] = RunRecord.from_documents(commit, found).summary()
+            except (KeyError, ValueError, TypeError, AttributeError, YAMLError):
+                continue  # damaged run files: listed once they are readable
     out: list[dict[str, Any]] = []
     for commit in refs.values():
-        summary = cached.get(commit)
-        if not _valid(summary, commit):  # missing, or a corrupt entry: read the run
-            missing = True
-            try:
-                summary = RunRecord.load(store, commit).summary()
-            except (KeyError, ValueError, TypeError):
-                continue  # a ref to something that is not a run commit: skip it
-        fresh[commit] = summary
-        out.append(summary)  # type: ignore[arg-type]
+        summary = fresh.get(commit) or cached.get(commit)
+        if summary is not None and _valid(summary, commit):
+            fresh[commit] = summary
+            out.append(summary)
     if missing or len(fresh) != len(cached):
-        _write(store, fresh)
+        _write(store, {c: fresh[c] for c in refs.values() if c in fresh})
     return out

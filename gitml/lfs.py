@@ -114,11 +114,13 @@ def download_for(
     store: Store, remote: Any, commits: list[str], progress: Progress | None = None
 ) -> tuple[int, int]:
     """Download the LFS objects of ``commits`` missing here; (count, bytes) received."""
+    path = remote.local_path
+    if path is not None and not os.path.isdir(_remote_lfs_dir(path)):
+        return 0, 0  # a path remote without an LFS store has nothing to give: skip the scan
     wanted = {oid: size for oid, size in pointers(store, commits).items()
               if not os.path.exists(lfs_object_path(store, oid))}  # fmt: skip
     if not wanted:
         return 0, 0
-    path = remote.local_path
     if path is not None:
         present = {o: s for o, s in wanted.items() if os.path.exists(_remote_object_path(path, o))}
         return _copy(store, present, lambda oid: _remote_object_path(path, oid),
@@ -126,9 +128,14 @@ def download_for(
     return Endpoint.for_remote(store, remote).transfer("download", store, wanted, progress)
 
 
-def _remote_object_path(path: str, oid: str) -> str:
+def _remote_lfs_dir(path: str) -> str:
+    """``lfs/objects`` of a path remote (bare, or a work tree's ``.git``)."""
     gitdir = os.path.join(path, ".git") if os.path.isdir(os.path.join(path, ".git")) else path
-    return os.path.join(gitdir, "lfs", "objects", oid[0:2], oid[2:4], oid)
+    return os.path.join(gitdir, "lfs", "objects")
+
+
+def _remote_object_path(path: str, oid: str) -> str:
+    return os.path.join(_remote_lfs_dir(path), oid[0:2], oid[2:4], oid)
 
 
 def _copy(store: Store, wanted: dict[str, int], src: Callable[[str], str],

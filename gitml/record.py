@@ -61,6 +61,7 @@ def parse_tsv(text: str) -> list[tuple[int, int, float]]:
 
 
 TSV_HEADER = "step\ttimestamp\tvalue\n"
+SUMMARY_FILES = ("run.yaml", "params.yaml", "metrics.yaml", "tags.yaml")
 
 
 class TreeEditor:
@@ -176,6 +177,24 @@ class RunRecord:
             tree=TreeEditor(store, tree),
             commit=commit,
             parents=[p.decode() for p in c.parents],
+        )
+
+    @classmethod
+    def from_documents(cls, commit: str, docs: dict[str, bytes]) -> RunRecord:
+        """A record (without its tree) from the four YAML files of a run commit."""
+
+        def yaml_of(name: str) -> Any:
+            data = docs.get(name)
+            return yamlio.loads(data) if data is not None else None
+
+        metrics = docs.get("metrics.yaml")
+        fast = parse_metrics_summary(metrics) if metrics is not None else {}
+        return cls(
+            info=yaml_of("run.yaml") or {},
+            params=yaml_of("params.yaml") or {},
+            metrics=fast if fast is not None else (yaml_of("metrics.yaml") or {}),
+            tags={str(k): str(v) for k, v in (yaml_of("tags.yaml") or {}).items()},
+            commit=commit,
         )
 
     def summary(self) -> dict[str, Any]:

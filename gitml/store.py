@@ -211,6 +211,51 @@ class Store:
         tree = self.objects[sha.encode()]
         return {e.path.decode(): (e.mode, e.sha.decode()) for e in tree.iteritems()}
 
+    def read_paths(self, commits: list[str], names: tuple[str, ...]) -> dict[tuple[str, str], bytes]:
+        """The blobs ``<commit>:<name>`` for many commits at once (missing ones left out).
+
+        With git installed, one ``git cat-file --batch`` reads them all (C speed, a few
+        milliseconds per thousand); else dulwich reads them one by one.
+        """
+        import shutil
+        import subprocess
+
+        wanted = [(c, n) for c in commits for n in names]
+        git = shutil.which("git")
+        if git is None or len(commits) < 20:
+            return self._read_paths_dulwich(wanted)
+        proc = subprocess.run(
+            [git, f"--git-dir={self.gitdir}", "cat-file", "--batch"],
+            input="".join(f"{c}:{n}\n" for c, n in wanted).encode(),
+            capture_output=True,
+        )
+        if proc.returncode != 0:
+            return self._read_paths_dulwich(wanted)
+        out: dict[tuple[str, str], bytes] = {}
+        data, pos = proc.stdout, 0
+        for key in wanted:
+            end = data.index(b"\n", pos)
+            header = data[pos:end].split()
+            pos = end + 1
+            if len(header) == 3 and header[1] == b"blob":
+                size = int(header[2])
+                out[key] = data[pos : pos + size]
+                pos += size + 1
+        return out
+
+    def _read_paths_dulwich(self, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], bytes]:
+        out: dict[tuple[str, str], bytes] = {}
+        trees: dict[str, str] = {}
+        for commit, name in wanted:
+            try:
+                tree = trees.get(commit) or trees.setdefault(commit, self.commit_tree(commit))
+                blob = self.blob_at(tree, name)
+            except KeyError:
+                continue
+            if blob is not None:
+                out[(commit, name)] = blob
+        return out
+
     def commit_tree(self, commit: str) -> str:
         return self.objects[commit.encode()].tree.decode()
 

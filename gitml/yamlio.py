@@ -7,6 +7,8 @@ from typing import Any
 
 import yaml
 
+YAMLError = yaml.YAMLError  # what loads() raises on text that is not YAML
+
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
