@@ -282,3 +282,19 @@ def test_large_artifact_goes_to_the_lfs_layout(repo: GitRepo, monkeypatch: pytes
     sizes = {f.path: f.file_size for f in gitml.Client().list_artifacts(run.info.run_id)}
     assert sizes == {"small.txt": 5, "weights.bin": 1000}
     repo.fsck()
+
+
+def test_read_paths_in_one_batch_matches_dulwich(repo: GitRepo) -> None:
+    store = Store.discover()
+    head = repo.head()
+    commits = []
+    for i in range(25):  # at least 20: the batch goes through `git cat-file --batch`
+        blob = store.add_blob(f"run {i}\n".encode())
+        tree = store.build_tree([("run.yaml", 0o100644, blob), ("bin.dat", 0o100644, store.add_blob(b"\0\n" * i))])
+        commits.append(store.add_commit(tree, [head], f"{i}\n", 0, 0))
+    names = ("run.yaml", "bin.dat", "missing.yaml")
+    batch = store.read_paths(commits, names)
+    assert batch == store._read_paths_dulwich([(c, n) for c in commits for n in names])
+    assert batch[(commits[3], "run.yaml")] == b"run 3\n"
+    assert batch[(commits[7], "bin.dat")] == b"\0\n" * 7
+    assert (commits[0], "missing.yaml") not in batch and len(batch) == 50
