@@ -104,3 +104,23 @@ def _nan_equal(a: dict, b: dict) -> bool:
             if type(x) is not type(y) or not (x == y or (math.isnan(x) and math.isnan(y))):
                 return False
     return True
+
+
+TRICKY = st.sampled_from([
+    "", "yes", "No", "on", "null", "~", "1", "1.5", "-x", "- a", "a: b", "a #b", "#c", "it's",
+    "2026-11-26T20:00:00.123Z", "0.01", "1e5", "0x1f", "12:30:00", "---", "...x", " lead",
+    "trail ", "a:", "?x", "!x", "&a", "*a", "%x", "@x", "`x", "|x", ">x", "[x]", "{x}", "a,b",
+    "<<", "=", ".nan", ".inf", "0056996903df4d04a8379d809052b359", "x/y", "my key", "é",
+])  # fmt: skip
+TEXTS = TRICKY | st.text(max_size=12)
+DATA = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | TEXTS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXTS, inner, max_size=4),
+    max_leaves=15,
+)
+
+
+@given(st.dictionaries(TEXTS, DATA, max_size=6))
+def test_fast_writer_is_byte_for_byte_pyyaml(data: dict) -> None:
+    # the fast path writes what PyYAML writes, or steps aside for PyYAML
+    assert yamlio.dumps(data) == yamlio._slow_dumps(data)
