@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import io
 import math
+import re
 from typing import Any
 
 import yaml
@@ -136,4 +137,106 @@ def _fast_mapping(data: dict[Any, Any], indent: str) -> str:
 
 def loads(text: str | bytes) -> Any:
     """Decode YAML text (safe loader; the C loader when available)."""
-    return yaml.load(text, Loader=_Loader)
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            return yaml.load(text, Loader=_Loader)
+    try:
+        return _fast_load(text)
+    except _Unplain:
+        return yaml.load(text, Loader=_Loader)
+
+
+# The reading side of the fast path: the block mappings written above (plain or
+# single-quoted scalars, ``- item`` lists of scalars, ``{}``/``[]``), read into the same
+# values PyYAML would give (a hypothesis test holds it to that); anything else, PyYAML.
+_KEY = r"'(?:[^']|'')*'|[A-Za-z0-9_./-](?:[A-Za-z0-9_./ -]*[A-Za-z0-9_./-])?"
+_VALUE = r"'(?:[^']|'')*'|\{\}|\[\]|[A-Za-z0-9_.+/-](?:[A-Za-z0-9_.:+/ -]*[A-Za-z0-9_.+/-])?"
+_LINE = re.compile(rf"( *)(?:- ({_VALUE})|({_KEY}):(?: ({_VALUE}))?)\Z")
+_INT = re.compile(r"-?(?:0|[1-9][0-9]*)\Z")
+_FLOAT = re.compile(r"-?(?:[0-9]+\.[0-9]*(?:e[-+][0-9]+)?|\.inf|\.nan)\Z|\.inf\Z|\.nan\Z")
+_TAG = "tag:yaml.org,2002:"
+
+
+def _fast_scalar(text: str) -> Any:
+    if text[0] == "'":
+        return text[1:-1].replace("''", "'")
+    if text == "{}":
+        return {}
+    if text == "[]":
+        return []
+    return _plain_value(text)
+
+
+@functools.lru_cache(maxsize=8192)
+def _plain_value(text: str) -> Any:
+    """A plain scalar's value (immutable, so cached: keys and common values repeat)."""
+    if ": " in text or " #" in text or text[0] in "-?:" and (len(text) == 1 or text[1] == " "):
+        raise _Unplain  # a comment, a nested mapping or sequence, or an indicator: PyYAML's
+    tag = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False))
+    if tag == _STR_TAG:
+        return text
+    if tag == _TAG + "int" and _INT.match(text):
+        return int(text)
+    if tag == _TAG + "float" and _FLOAT.match(text):
+        return {".nan": math.nan, ".inf": math.inf, "-.inf": -math.inf}.get(text) or float(text)
+    if tag == _TAG + "bool" and text in ("true", "false"):
+        return text == "true"
+    if tag == _TAG + "null" and text == "null":
+        return None
+    raise _Unplain
+
+
+def _fast_load(text: str) -> Any:
+    if text == "{}\n":
+        return {}
+    if not text.endswith("\n") or "\t" in text or "#" in text and "'" not in text:
+        raise _Unplain
+    root: dict[str, Any] = {}
+    # stack of (indent, container); a key waiting for its block is (indent, dict, key)
+    stack: list[tuple[int, Any]] = [(0, root)]
+    pending: tuple[int, dict[str, Any], str] | None = None
+    for line in text[:-1].split("\n"):
+        m = _LINE.match(line)
+        if m is None:
+            raise _Unplain
+        indent = len(m.group(1))
+        item, key, value = m.group(2), m.group(3), m.group(4)
+        if pending is not None:
+            p_indent, p_dict, p_key = pending
+            pending = None
+            if item is not None and indent == p_indent:
+                p_dict[p_key] = []
+                stack.append((indent, p_dict[p_key]))
+            elif key is not None and indent == p_indent + 2:
+                p_dict[p_key] = {}
+                stack.append((indent, p_dict[p_key]))
+            else:
+                raise _Unplain
+        while stack and (stack[-1][0] > indent or (stack[-1][0] == indent and item is None
+                                                    and isinstance(stack[-1][1], list))):  # fmt: skip
+            stack.pop()
+        if not stack or stack[-1][0] != indent:
+            raise _Unplain
+        container = stack[-1][1]
+        if item is not None:
+            if not isinstance(container, list):
+                raise _Unplain
+            container.append(_fast_scalar(item))
+            continue
+        if not isinstance(container, dict):
+            raise _Unplain
+        name = key[1:-1].replace("''", "'") if key[0] == "'" else key
+        if key[0] != "'" and type(_plain_value(key)) is not str:
+            raise _Unplain
+        if name in container:
+            raise _Unplain
+        if value is None:
+            container[name] = None  # replaced by the block that follows
+            pending = (indent, container, name)
+        else:
+            container[name] = _fast_scalar(value)
+    if pending is not None:
+        raise _Unplain
+    return root

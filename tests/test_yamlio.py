@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from hypothesis import given
+import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gitml import yamlio
@@ -124,3 +125,42 @@ DATA = st.recursive(
 def test_fast_writer_is_byte_for_byte_pyyaml(data: dict) -> None:
     # the fast path writes what PyYAML writes, or steps aside for PyYAML
     assert yamlio.dumps(data) == yamlio._slow_dumps(data)
+
+
+def _same_value(a: object, b: object) -> bool:
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same_value(a[k], b[k]) for k in a)  # type: ignore[union-attr]
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same_value(x, y) for x, y in zip(a, b, strict=True))  # type: ignore[arg-type]
+    if isinstance(a, float) and math.isnan(a):
+        return math.isnan(b)  # type: ignore[arg-type]
+    return a == b
+
+
+@settings(max_examples=500)
+@given(st.dictionaries(TEXTS, DATA, max_size=6))
+def test_fast_reader_reads_what_pyyaml_reads(data: dict) -> None:
+    import yaml
+
+    text = yamlio.dumps(data)
+    assert _same_value(yamlio.loads(text), yaml.load(text, Loader=yamlio._Loader))
+
+
+@settings(max_examples=1000)
+@given(st.text(alphabet="ab1.:-' #\n{}[]", max_size=40))
+def test_fast_reader_never_disagrees_with_pyyaml_on_any_text(text: str) -> None:
+    import yaml
+
+    try:
+        expected = yaml.load(text, Loader=yamlio._Loader)
+    except yaml.YAMLError:
+        with pytest.raises(yamlio._Unplain):  # not YAML: the fast reader invents nothing
+            yamlio._fast_load(text)
+        return
+    try:
+        got = yamlio._fast_load(text)
+    except yamlio._Unplain:
+        return
+    assert _same_value(got, expected)
