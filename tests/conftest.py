@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -154,6 +155,18 @@ def not_a_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(path)
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
     return path
+
+
+def start(
+    name: str, experiment: str = "mnist", metrics: dict[str, float] | None = None, **kw: Any
+) -> str:
+    """Record a finished run named ``name`` (extra keywords go to ``gitml.start_run``)."""
+    import gitml
+
+    with gitml.start_run(experiment=experiment, run_name=name, **kw) as active:
+        for key, value in (metrics or {}).items():
+            gitml.log_metric(key, value)
+    return active.run_id
 
 
 def run_python(code: str, cwd: str | os.PathLike[str], env: dict[str, str] | None = None,

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from conftest import start
 
 from gitml.cli import cli
 from gitml.cli._formats import (
@@ -43,17 +44,6 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("COLUMNS", "80")
     return tmp_path
-
-
-def start(
-    name: str, experiment: str = "mnist", metrics: dict[str, float] | None = None, **kw: Any
-) -> str:
-    import gitml
-
-    with gitml.start_run(experiment=experiment, run_name=name, **kw) as active:
-        for key, value in (metrics or {}).items():
-            gitml.log_metric(key, value)
-    return active.run_id
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import start
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -772,17 +773,6 @@ def repo(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     subprocess.run([*git, "commit", "-q", "-m", "init"], check=True)
     monkeypatch.chdir(tmp_path)
     return tmp_path
-
-
-def start(
-    name: str, experiment: str = "mnist", metrics: dict[str, float] | None = None, **kw: Any
-) -> str:
-    import gitml
-
-    with gitml.start_run(experiment=experiment, run_name=name, **kw) as active:
-        for key, value in (metrics or {}).items():
-            gitml.log_metric(key, value)
-    return active.run_id
 
 
 @pytest.fixture
