@@ -892,3 +892,15 @@ def test_cli_ls_and_rm_remote(tmp_path: Path) -> None:
     assert set(remote_refs(bare)) == {r2}
     code, out = invoke(b, "ls", "--remote", "nowhere")
     assert code == 1 and "remote 'nowhere' is not configured; this repository has: origin" in out
+
+
+def test_many_runs_from_a_path_remote_come_through_fetch_pack(tmp_path: Path) -> None:
+    bare = bare_repo(tmp_path / "remote.git")
+    a, b = clone(tmp_path, "a", str(bare)), clone(tmp_path, "b", str(bare))
+    made = {new_run(a, lr=i) for i in range(60)}  # more than 50 refs: `git fetch-pack --stdin`
+    remote.push(store_of(a))
+    report = remote.pull(store_of(b))
+    assert {c.ref.rsplit("/", 1)[-1] for c in report.changes} == made
+    assert run_refs(b.path) == run_refs(a.path)
+    assert {runs.load(store_of(b), rid).params["lr"] for rid in made} == set(range(60))
+    fsck(b.path)
