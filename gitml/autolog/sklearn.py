@@ -369,11 +369,16 @@ def _log_cv_results(session: Session, results: dict[str, Any]) -> None:
 
 
 # ---------------------------------------------------------------- after fit
-def _patched_predict(original: Any, self: Any, *args: Any, **kwargs: Any) -> Any:
+def _post_training_run(model: Any) -> str | None:
+    """The run of an autologged ``model`` whose predictions and scores are logged, or None."""
     cfg = config(FLAVOR)
     if cfg is None or not cfg.log_post_training_metrics or inside() or not evalmetrics._models:
-        return original(self, *args, **kwargs)
-    run_id = evalmetrics.run_of(self)
+        return None
+    return evalmetrics.run_of(model)
+
+
+def _patched_predict(original: Any, self: Any, *args: Any, **kwargs: Any) -> Any:
+    run_id = _post_training_run(self)
     if run_id is None:
         return original(self, *args, **kwargs)
     with quiet():
@@ -386,10 +391,7 @@ def _patched_predict(original: Any, self: Any, *args: Any, **kwargs: Any) -> Any
 
 
 def _patched_score(original: Any, self: Any, *args: Any, **kwargs: Any) -> Any:
-    cfg = config(FLAVOR)
-    if cfg is None or not cfg.log_post_training_metrics or inside() or not evalmetrics._models:
-        return original(self, *args, **kwargs)
-    run_id = evalmetrics.run_of(self)
+    run_id = _post_training_run(self)
     if run_id is None:
         return original(self, *args, **kwargs)
     with quiet():
