@@ -118,12 +118,14 @@ def test_table_filter_and_sort(page: Any, served: tuple[UI, dict[str, str]]) -> 
     assert not error.is_visible()
     lr = page.locator('#runs th[data-sort="params.`lr`"]')
     lr.click()  # first click: descending
-    page.wait_for_function("() => location.search.includes('DESC')")
+    # The URL changes before the fetch and the table is redrawn after it: wait for the
+    # redrawn header, whose arrow only exists once the sorted rows are in.
     page.wait_for_function(
-        "() => document.querySelector('#runs tbody tr td:nth-child(2) a').textContent === 'alpha'"
+        "() => (document.querySelector('#runs th[data-sort=\"params.`lr`\"] .arrow') || {})"
+        ".textContent === '▼'"
     )
-    lr = page.locator('#runs th[data-sort="params.`lr`"]')
-    assert "▼" in lr.inner_text()
+    assert "sort=params.%60lr%60+DESC" in page.url
+    assert row_names(page) == ["alpha", "beta", "gamma/γ 1"]
     lr.click()  # second click: ascending
     page.wait_for_function(
         "() => document.querySelector('#runs tbody tr td:nth-child(2) a').textContent"
