@@ -182,7 +182,13 @@ def test_stale_running_runs_are_marked(repo: Path) -> None:
     code = (
         "import gitml, os, signal, time\n"
         "gitml.start_run(run_name='crashed', params={'lr': 1})\n"
-        "time.sleep(1.5)\n"
+        "import subprocess\n"
+        "def refs():\n"
+        "    out = subprocess.run(['git', 'for-each-ref', 'refs/gitml/runs'],\n"
+        "                         capture_output=True, text=True).stdout\n"
+        "    return len(out.splitlines())\n"
+        "while refs() < 2:\n"
+        "    time.sleep(0.05)  # until its first write is on its ref\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=repo)

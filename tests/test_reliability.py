@@ -62,13 +62,24 @@ while True:
 """
 
 
+def revision(rid: str) -> int:
+    """The run's revision on its ref so far (0 before its first write)."""
+    try:
+        return Client().get_run(rid).info.revision
+    except gitml.errors.RunNotFound:
+        return 0
+
+
 def test_sigkill_mid_run_leaves_a_readable_running_run(repo: GitRepo) -> None:
     env = {**__import__("os").environ, "GITML_CHECKPOINT_INTERVAL": "0.5"}
     proc = subprocess.Popen([sys.executable, "-c", KILLED_MIDWAY], cwd=repo.path, env=env,
                             stdout=subprocess.PIPE, text=True)  # fmt: skip
     assert proc.stdout is not None
     rid = proc.stdout.readline().strip()
-    time.sleep(1.8)  # the first write, then a few checkpoints
+    deadline = time.monotonic() + 60
+    while revision(rid) < 3:  # the first write, then a few checkpoints
+        assert time.monotonic() < deadline, "no checkpoints within 60 s"
+        time.sleep(0.1)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     assert proc.returncode == -signal.SIGKILL
