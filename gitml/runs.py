@@ -187,9 +187,10 @@ class RunWriter:
                     self.record = RunRecord.load(self.store, current)  # type: ignore[arg-type]
                     self._stale = False
                 rec = self.record
-                self._apply(rec)
-                rec.info["revision"] = int(rec.info.get("revision") or 0) + 1
-                new = rec.write(self.store)
+                with self.store.batch():  # one pack, not a file per object
+                    self._apply(rec)
+                    rec.info["revision"] = int(rec.info.get("revision") or 0) + 1
+                    new = rec.write(self.store)
                 if self.store.cas_ref(ref, current, new):
                     self._clear()
                     self._exists = True

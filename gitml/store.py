@@ -6,7 +6,9 @@ in hex object ids (``str``), slash-separated paths and plain dicts.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import itertools
 import os
 import random
@@ -16,6 +18,7 @@ import struct
 import tempfile
 import time
 import weakref
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +51,14 @@ class Snapshot:
 
 
 _TMP_COUNTER = itertools.count()  # unique temporary names for loose objects
+_BACKGROUND: list[Any] = []  # pack roll-ups started by this process
+
+# A batch of at least this many new objects is written as one pack (two files) rather
+# than as loose objects (one file each): on a slow disk, file creation is the cost.
+PACK_MIN_OBJECTS = 4
+# When the repository holds more packs than this (git's gc.autoPackLimit default), a
+# geometric ``git repack`` rolls the small ones up, so they never pile up.
+PACK_LIMIT = 50
 
 
 class Store:
@@ -70,6 +81,7 @@ class Store:
         # must become unreachable (DESIGN: "No reflog is written for run refs").
         self.refs = DiskRefsContainer(self.commondir, logger=None)
         self._packed: tuple[Any, dict[str, str]] | None = None
+        self._batch: dict[bytes, Any] | None = None
         self._identity: bytes | None = None
         self._config: tuple[int, Any] | None = None
 
@@ -146,6 +158,12 @@ class Store:
         of one object write identical bytes, so whichever rename lands last is right).
         No lock file, no fsync, no freshening: a few syscalls per object.
         """
+        if self._batch is not None:
+            self._batch.setdefault(obj.id, obj)
+            return obj.id.decode()
+        return self._add_loose(obj)
+
+    def _add_loose(self, obj: Any) -> str:
         sha = obj.id.decode()
         folder = os.path.join(self._objects_dir, sha[:2])
         path = os.path.join(folder, sha[2:])
@@ -168,6 +186,118 @@ class Store:
                 os.unlink(tmp)
             raise
         return sha
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Objects added inside are written together when the block ends, as one pack.
+
+        Reads inside the block see them. An exception drops them: nothing is written.
+        A small batch (or a machine without git, which rolls packs up) goes loose.
+        """
+        if self._batch is not None:  # nested: the outer block writes
+            yield
+            return
+        self._batch = {}
+        try:
+            yield
+            pending, self._batch = self._batch, None
+            self._write_batch(pending)
+        finally:
+            self._batch = None
+
+    def _write_batch(self, pending: dict[bytes, Any]) -> None:
+        # Objects already stored loose are left out; one already in a pack may be
+        # written again (harmless in git, and dropped by the next roll-up): probing
+        # every pack for every object would cost more than the bytes it saves.
+        new = [
+            obj
+            for sha, obj in pending.items()
+            if not os.path.exists(os.path.join(self._objects_dir, _loose_name(sha)))
+        ]
+        if len(new) < PACK_MIN_OBJECTS or not _git_binary():
+            for obj in new:
+                self._add_loose(obj)
+            return
+        self._add_pack(new)
+        self._roll_up_packs()
+
+    def _add_pack(self, objects: list[Any]) -> None:
+        """Write ``objects`` as one pack and its index, as ``git index-pack`` would leave them.
+
+        The pack goes in first and its index last, by rename: readers (git and dulwich)
+        only see a pack once its ``.idx`` exists, so they never see half of one.
+        """
+        chunks = [b"PACK" + struct.pack(">II", 2, len(objects))]
+        entries = []
+        offset = 12
+        for obj in objects:
+            raw = obj.as_raw_string()
+            data = _pack_header(obj.type_num, len(raw)) + zlib.compress(raw, 1)
+            entries.append((obj.sha().digest(), zlib.crc32(data), offset))
+            chunks.append(data)
+            offset += len(data)
+        body = b"".join(chunks)
+        checksum = hashlib.sha1(body).digest()
+        folder = os.path.join(self._objects_dir, "pack")
+        base = os.path.join(folder, f"pack-{checksum.hex()}")
+        tag = f"{os.getpid()}_{next(_TMP_COUNTER)}"
+        tmp_pack = os.path.join(folder, f"tmp_pack_{tag}")
+        tmp_idx = os.path.join(folder, f"tmp_idx_{tag}")
+        try:
+            _write_new(tmp_pack, body + checksum, folder)
+            _write_new(tmp_idx, _pack_index(entries, checksum), folder)
+            os.replace(tmp_pack, base + ".pack")
+            os.replace(tmp_idx, base + ".idx")
+        except BaseException:
+            for tmp in (tmp_pack, tmp_idx):
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+            raise
+
+    def _roll_up_packs(self) -> None:
+        """Merge the small packs once there are many, as ``git maintenance`` does.
+
+        ``git repack --geometric=2`` rewrites only packs smaller than half of the next
+        one, so its cost follows the new objects, not the size of the repository. It
+        runs in the background (one at a time: its pid is kept in ``.git/gitml``), and
+        readers are safe meanwhile: git and dulwich both rescan when a pack disappears.
+        A failure only leaves the packs as they were.
+        """
+        import subprocess
+
+        folder = os.path.join(self._objects_dir, "pack")
+        try:
+            with os.scandir(folder) as entries:
+                count = sum(1 for e in entries if e.name.endswith(".idx"))
+        except OSError:
+            return
+        if count <= PACK_LIMIT:
+            return
+        if any(proc.poll() is None for proc in _BACKGROUND):  # also reaps finished ones
+            return
+        marker = os.path.join(self.gitml_dir, "repack.pid")
+        try:
+            with open(marker) as f:
+                pid = int(f.read().strip())
+            if not any(proc.pid == pid for proc in _BACKGROUND):
+                os.kill(pid, 0)
+                return  # another process's roll-up is still running
+        except (OSError, ValueError):
+            pass
+        git = _git_binary()
+        assert git is not None
+        try:
+            proc = subprocess.Popen(
+                [git, "repack", "-d", "-q", "--geometric=2"],
+                cwd=self.commondir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, start_new_session=True,
+                env={**os.environ, "GIT_DIR": self.commondir},
+            )  # fmt: skip
+        except OSError:
+            return
+        _BACKGROUND.append(proc)  # reaped at exit, not waited for
+        with open(marker, "w") as f:
+            f.write(f"{proc.pid}\n")
 
     def add_blob(self, data: bytes) -> str:
         return self.add_object(Blob.from_string(data))
@@ -199,16 +329,20 @@ class Store:
         return self.add_object(c)
 
     def has(self, sha: str) -> bool:
-        return sha.encode() in self.objects
+        key = sha.encode()
+        return (self._batch is not None and key in self._batch) or key in self.objects
 
     def read(self, sha: str) -> Any:
-        return self.objects[sha.encode()]
+        key = sha.encode()
+        if self._batch is not None and key in self._batch:
+            return self._batch[key]
+        return self.objects[key]
 
     def read_blob(self, sha: str) -> bytes:
-        return self.objects[sha.encode()].as_raw_string()
+        return self.read(sha).as_raw_string()
 
     def read_tree(self, sha: str) -> dict[str, tuple[int, str]]:
-        tree = self.objects[sha.encode()]
+        tree = self.read(sha)
         return {e.path.decode(): (e.mode, e.sha.decode()) for e in tree.iteritems()}
 
     def read_paths(self, commits: list[str], names: tuple[str, ...]) -> dict[tuple[str, str], bytes]:
@@ -688,6 +822,71 @@ def _dulwich_index_entries(index: Any) -> list[tuple[bytes, int, str | None, int
             mtime_ns = int(round(mtime * 1_000_000_000))
         out.append((path, entry.mode, sha.decode(), entry.size, mtime_ns))
     return out
+
+
+def _loose_name(sha: bytes) -> str:
+    return f"{sha[:2].decode()}/{sha[2:].decode()}"
+
+
+def _pack_header(type_num: int, size: int) -> bytes:
+    """A pack entry's header: the type and the inflated size, as a little-endian varint."""
+    byte = (type_num << 4) | (size & 0x0F)
+    size >>= 4
+    out = bytearray()
+    while size:
+        out.append(byte | 0x80)
+        byte = size & 0x7F
+        size >>= 7
+    out.append(byte)
+    return bytes(out)
+
+
+def _pack_index(entries: list[tuple[bytes, int, int]], pack_checksum: bytes) -> bytes:
+    """A version 2 pack index for (binary id, crc32, offset) entries, as git writes it."""
+    entries = sorted(entries)
+    fanout = [0] * 256
+    for sha, _crc, _offset in entries:
+        fanout[sha[0]] += 1
+    total = 0
+    for i in range(256):
+        total += fanout[i]
+        fanout[i] = total
+    offsets: list[int] = []
+    large: list[int] = []
+    for _sha, _crc, offset in entries:
+        if offset < 0x80000000:
+            offsets.append(offset)
+        else:  # offsets past 2 GiB go to the 64-bit table
+            offsets.append(0x80000000 | len(large))
+            large.append(offset)
+    n = len(entries)
+    body = b"".join([
+        b"\377tOc", struct.pack(">I", 2), struct.pack(">256I", *fanout),
+        b"".join(sha for sha, _crc, _offset in entries),
+        struct.pack(f">{n}I", *(crc for _sha, crc, _offset in entries)),
+        struct.pack(f">{n}I", *offsets), struct.pack(f">{len(large)}Q", *large),
+        pack_checksum,
+    ])  # fmt: skip
+    return body + hashlib.sha1(body).digest()
+
+
+def _write_new(path: str, data: bytes, folder: str) -> None:
+    """Write ``data`` to a new read-only file (creating ``folder`` when missing)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags, 0o444)
+    except FileNotFoundError:
+        os.makedirs(folder, exist_ok=True)
+        fd = os.open(path, flags, 0o444)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+@functools.lru_cache(maxsize=1)
+def _git_binary() -> str | None:
+    import shutil
+
+    return shutil.which("git")
 
 
 def _take_lock(path: str) -> tuple[int, str]:

@@ -85,6 +85,68 @@ def test_objects_and_trees_are_read_by_git(repo: GitRepo) -> None:
     repo.fsck()
 
 
+def test_a_batch_is_one_pack_git_verifies_and_reads(repo: GitRepo) -> None:
+    store = Store.discover()
+    packs = repo.path / ".git" / "objects" / "pack"
+    before = set(os.listdir(packs)) if packs.exists() else set()
+    with store.batch():
+        blobs = [store.add_blob(f"value {i}\n".encode() * (i + 1)) for i in range(6)]
+        assert store.read_blob(blobs[2]) == b"value 2\n" * 3, "readable inside the batch"
+        tree = store.build_tree([(f"d/{i}.txt", 0o100644, b) for i, b in enumerate(blobs)])
+        commit = store.add_commit(tree, [repo.head()], "batch\n", 0, 0)
+        assert repo.git("cat-file", "-t", commit, check=False) == "", "nothing on disk yet"
+    added = sorted(set(os.listdir(packs)) - before)
+    assert [name.rsplit(".", 1)[1] for name in added] == ["idx", "pack"]
+    verified = repo.git("verify-pack", "-v", str(packs / added[0]))
+    assert "non delta: 9 objects" in verified  # 6 blobs, 2 trees, 1 commit
+    assert repo.git("show", f"{commit}:d/5.txt") == "value 5\n" * 6
+    assert Store.discover().read_blob(blobs[5]) == b"value 5\n" * 6
+    assert store.blob_at(tree, "d/0.txt") == b"value 0\n"
+    repo.git("update-ref", "refs/heads/batch", commit)
+    repo.fsck()
+
+
+def test_a_failed_batch_writes_nothing(repo: GitRepo) -> None:
+    store = Store.discover()
+    objects = repo.path / ".git" / "objects"
+    before = sorted(str(p) for p in objects.rglob("*"))
+    with pytest.raises(ZeroDivisionError):
+        with store.batch():
+            for i in range(10):
+                store.add_blob(f"doomed {i}".encode())
+            1 / 0  # noqa: B018
+    assert sorted(str(p) for p in objects.rglob("*")) == before
+
+
+def test_a_small_batch_goes_loose(repo: GitRepo) -> None:
+    store = Store.discover()
+    with store.batch():
+        blob = store.add_blob(b"alone\n")
+    assert (repo.path / ".git" / "objects" / blob[:2] / blob[2:]).is_file()
+
+
+def test_many_packs_are_rolled_up(repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitml import store as store_module
+
+    monkeypatch.setattr(store_module, "PACK_LIMIT", 5)
+    store = Store.discover()
+    packs = repo.path / ".git" / "objects" / "pack"
+    written = []
+    for n in range(12):
+        with store.batch():
+            written += [store.add_blob(f"run {n} object {i}".encode()) for i in range(4)]
+        for proc in store_module._BACKGROUND:  # one roll-up at a time: wait for it here
+            assert proc.wait(timeout=60) == 0
+    assert len(store_module._BACKGROUND) >= 2
+    assert len(list(packs.glob("*.idx"))) <= 5, sorted(os.listdir(packs))
+    listed = repo.git("cat-file", "--batch-check", "--batch-all-objects").split("\n")
+    assert set(written) <= {line.split()[0] for line in listed if line}
+    assert [Store.discover().read_blob(sha) for sha in written[:2]] == [
+        b"run 0 object 0", b"run 0 object 1"
+    ]
+    repo.fsck()
+
+
 def test_cas_ref_is_compare_and_swap_without_reflog(repo: GitRepo) -> None:
     store = Store.discover()
     head = repo.head()
