@@ -11,7 +11,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 from click.testing import CliRunner
-from conftest import IDENTITY, git
+from conftest import IDENTITY, GitRepo, git
 from ui_helpers import LOSS_POINTS, MLMODEL, PNG, UI, make_repo
 
 from gitml import query
@@ -206,6 +206,45 @@ def test_metric_history(ui: UI, ids: dict[str, str]) -> None:
     assert status == 404 and "has no metric 'nope'; it has: acc, loss, weird" in data["message"]
     status, data = ui.json("/api/runs/alpha/metric")
     assert status == 400 and "?key=KEY" in data["message"]
+
+
+def test_long_history_is_sampled_and_children_are_listed(repo: GitRepo) -> None:
+    import gitml
+
+    with gitml.start_run(run_name="sweep") as parent:
+        for step in range(10_000):
+            value = 100.0 if step == 7_777 else (-5.0 if step == 123 else 1.0 / (step + 1))
+            gitml.log_metric("loss", value, step=step)
+        for name in ("trial-a", "trial-b"):
+            with gitml.start_run(run_name=name, nested=True):
+                gitml.log_param("lr", 0.1)
+    with gitml.start_run(run_name="other"):
+        pass
+    server = UI(repo.path)
+    try:
+        pid = parent.info.run_id
+        status, data = server.json(f"/api/runs/{pid}/metric?key=loss&max_points=500")
+        assert status == 200 and data["count"] == 10_000
+        assert data["sampled"] == len(data["values"]) <= 500
+        assert data["steps"] == sorted(data["steps"]) and data["steps"][0] == 0
+        assert data["steps"][-1] >= 9_980  # the last stretch is kept
+        assert max(data["values"]) == 100.0 and min(data["values"]) == -5.0  # spikes survive
+        assert [data["steps"][i] for i in range(3)] == [data["positions"][i] for i in range(3)]
+        status, full = server.json(f"/api/runs/{pid}/metric?key=loss&max_points=20000")
+        assert full["sampled"] == full["count"] == 10_000 and "positions" not in full
+        for bad in ("1", "abc", "-4"):
+            status, err = server.json(f"/api/runs/{pid}/metric?key=loss&max_points={bad}")
+            assert status == 400 and "max_points" in err["message"], err
+
+        status, detail = server.json(f"/api/runs/{pid}")
+        assert status == 200
+        assert [c["name"] for c in detail["children"]] == ["trial-a", "trial-b"]
+        assert {c["status"] for c in detail["children"]} == {"FINISHED"}
+        status, child = server.json(f"/api/runs/{detail['children'][0]['run_id']}")
+        assert child["parent_run"] == pid and child["children"] == []
+    finally:
+        code, err = server.stop()
+    assert code == 0 and "Traceback" not in err
 
 
 # --------------------------------------------------------------------------- files

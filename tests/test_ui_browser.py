@@ -194,6 +194,35 @@ def test_run_page_with_charts(page: Any, served: tuple[UI, dict[str, str]]) -> N
     shot(page, "run-page")
 
 
+def test_run_page_with_a_long_history_and_child_runs(page: Any, repo: Any) -> None:
+    import gitml
+
+    with gitml.start_run(run_name="sweep") as parent:
+        for step in range(20_000):
+            gitml.log_metric("loss", 1.0 / (step + 1), step=step)
+        for name in ("trial-a", "trial-b"):
+            with gitml.start_run(run_name=name, nested=True):
+                gitml.log_param("lr", 0.1)
+    server = UI(repo.path)
+    try:
+        page.goto(f"{server.base}runs/{parent.info.run_id}")
+        chart = page.locator('.chart[data-metric="loss"][data-ready]')
+        chart.wait_for()
+        assert chart.get_attribute("data-points") == "20000"
+        assert int(chart.get_attribute("data-sampled") or 0) <= 2000
+        assert "20,000 points" in page.locator("p.sampled").inner_text()
+        rows = page.locator("#children tbody tr")
+        assert rows.count() == 2
+        assert rows.locator("td a").all_inner_texts() == ["trial-a", "trial-b"]
+        shot(page, "run-page-children-sampled")
+        rows.locator("td a").first.click()
+        page.wait_for_selector("#run-name")
+        page.wait_for_function("() => document.getElementById('run-name').textContent === 'trial-a'")
+        assert "Parent run" in page.locator("#sec-overview").inner_text()
+    finally:
+        server.stop()
+
+
 def test_run_without_metrics(page: Any, served: tuple[UI, dict[str, str]]) -> None:
     ui, ids = served
     page.goto(f"{ui.base}runs/{ids['gamma/γ 1'][:8]}")

@@ -175,11 +175,22 @@ def resolve(store: Store, text: str) -> str:
     return runs.resolve(store, text)
 
 
-def run_detail(store: Store, run: str) -> dict[str, Any]:
+def run_detail(
+    store: Store, run: str, cache: SummaryCache | None = None
+) -> dict[str, Any]:
     """Everything the run page shows: ``gitml show``'s description plus file kinds,
-    flat params, model signatures and the last lines of the output log.
+    flat params, model signatures, the child runs and the last lines of the output log.
     """
     info = show.describe(store, run, log_lines=LOG_LINES)
+    summaries = (cache or SummaryCache()).get(store)
+    info["children"] = sorted(
+        (
+            {k: row[k] for k in ("run_id", "name", "status", "stale", "start_time")}
+            for row in map(run_row, summaries)
+            if row["parent_run"] == info["id"] and row["lifecycle"] != "deleted"
+        ),
+        key=lambda row: (row["start_time"] or "", row["run_id"]),
+    )
     rec = runs.load(store, info["id"])
     tree = store.commit_tree(rec.commit)  # type: ignore[arg-type]
     info["params_flat"] = query.flatten(rec.params)
@@ -250,12 +261,22 @@ def _kind(store: Store, tree: str, path: str) -> str:
     return "text"
 
 
-def metric_history(store: Store, run: str, key: str) -> dict[str, Any]:
-    """A metric's full history: ``steps``, ``timestamps`` and ``values`` (null where not finite).
+def metric_history(
+    store: Store, run: str, key: str, max_points: int | None = None
+) -> dict[str, Any]:
+    """A metric's history: ``steps``, ``timestamps`` and ``values`` (null where not finite).
+
+    With ``max_points``, a longer history is cut into ``max_points // 2`` runs of
+    consecutive points and each keeps its lowest and highest point (in step order), so a
+    chart of a million points keeps every spike; ``count`` stays the full count and
+    ``sampled`` says how many points were sent.
 
     Raises:
         RunNotFound: no such run, or the run has no such metric.
+        InvalidValue: ``max_points`` under 2.
     """
+    if max_points is not None and max_points < 2:
+        raise InvalidValue(f"invalid max_points {max_points}: use a number >= 2")
     rec = runs.load(store, runs.resolve(store, run))
     if key not in rec.metrics:
         raise RunNotFound(
@@ -264,14 +285,31 @@ def metric_history(store: Store, run: str, key: str) -> dict[str, Any]:
         )
     points = rec.history(store, key)
     points.sort(key=lambda p: (p[0], p[1]))
-    return {
-        "run_id": rec.run_id,
-        "key": key,
-        "count": len(points),
+    count = len(points)
+    out: dict[str, Any] = {"run_id": rec.run_id, "key": key, "count": count}
+    if max_points is not None and count > max_points:
+        kept = _min_max_buckets(count, [p[2] for p in points], max_points // 2)
+        points = [points[i] for i in kept]
+        out["positions"] = kept  # where each sent point sits in the whole history
+    out.update({
+        "sampled": len(points),
         "steps": [p[0] for p in points],
         "timestamps": [p[1] for p in points],
         "values": [p[2] if math.isfinite(p[2]) else None for p in points],
-    }
+    })  # fmt: skip
+    return out
+
+
+def _min_max_buckets(count: int, values: list[float], buckets: int) -> list[int]:
+    """Positions of the lowest and highest finite value of each of ``buckets`` slices."""
+    kept: list[int] = []
+    for b in range(buckets):
+        start, end = b * count // buckets, (b + 1) * count // buckets
+        finite = [i for i in range(start, end) if math.isfinite(values[i])] or [start]
+        low = min(finite, key=values.__getitem__)
+        high = max(finite, key=values.__getitem__)
+        kept.extend(sorted({low, high}))
+    return kept
 
 
 @dataclass

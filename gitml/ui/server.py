@@ -9,7 +9,7 @@ Routes (all GET/HEAD; the app is read-only)::
     /api/health                         {"ok": true, "version"}
     /api/runs?experiment=&filter=&sort=&offset=&limit=&deleted=
     /api/runs/<run>                     run detail
-    /api/runs/<run>/metric?key=K        one metric's history
+    /api/runs/<run>/metric?key=K[&max_points=N]  one metric's history (min/max-sampled)
     /api/runs/<run>/artifacts/<path>    a file of the run (``?download=1``: as attachment)
     /api/runs/<run>/models/<path>       a file of a logged model
     /api/runs/<run>/log                 the whole output.log as text
@@ -250,12 +250,13 @@ class UIHandler(BaseHTTPRequestHandler):
                 cache=self.server.summaries,
             ))  # fmt: skip
         elif len(seg) == 2 and seg[0] == "runs":
-            self._json(api.run_detail(store, seg[1]))
+            self._json(api.run_detail(store, seg[1], cache=self.server.summaries))
         elif len(seg) == 3 and seg[0] == "runs" and seg[2] == "metric":
             key = _one(params, "key")
             if not key:
                 raise InvalidValue("give the metric: /api/runs/RUN/metric?key=KEY")
-            self._json(api.metric_history(store, seg[1], key))
+            most = _int(params, "max_points", 0)
+            self._json(api.metric_history(store, seg[1], key, max_points=most or None))
         elif len(seg) >= 3 and seg[0] == "runs" and seg[2] in ("artifacts", "models"):
             self._file(seg[1], "/".join(seg[3:]), seg[2], _one(params, "download") == "1")
         elif seg[:1] == ["runs"] and len(seg) == 3 and seg[2] == "log":

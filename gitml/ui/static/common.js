@@ -241,7 +241,7 @@ const G = (() => {
   function historyXs(history) {
     const steps = history.steps;
     if (steps.length > 1 && steps[0] === steps[steps.length - 1]) {
-      return {xs: steps.map((_, i) => i), label: "point"};
+      return {xs: history.positions || steps.map((_, i) => i), label: "point"};
     }
     return {xs: steps, label: "step"};
   }
@@ -297,7 +297,10 @@ const G = (() => {
     document.body.prepend(nav);
   }
 
-  return {api, ApiError, el, clear, fmt, exact, fmtTime, fmtDuration, runSeconds, fmtSize,
+  // a chart is at most ~1,000 px wide: more points than this are sampled by the server
+  const MAX_POINTS = 2000;
+
+  return {MAX_POINTS, api, ApiError, el, clear, fmt, exact, fmtTime, fmtDuration, runSeconds, fmtSize,
           isLive, badge, runUrl, fileUrl, shortId, kvTable, errorBox, smooth, chart,
           historyXs, patchView, codeDiffView, header, PALETTE};
 })();

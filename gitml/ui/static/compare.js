@@ -138,7 +138,8 @@
   function fetchHistory(runId, key) {
     const id = `${runId}\n${key}`;
     if (!histories.has(id)) {
-      histories.set(id, G.api(`/api/runs/${encodeURIComponent(runId)}/metric`, {key}));
+      histories.set(id, G.api(`/api/runs/${encodeURIComponent(runId)}/metric`,
+                              {key, max_points: G.MAX_POINTS}));
     }
     return histories.get(id);
   }

@@ -54,7 +54,7 @@
     }
     const d = detail;
     section("sec-title", [d.name, d.status, d.stale, d.experiment, d.end_time, d.duration], title);
-    section("sec-overview", [d.status, d.end_time, d.exit_code, d.duration, d.stale], overview);
+    section("sec-overview", [d.status, d.end_time, d.exit_code, d.duration, d.stale, d.children], overview);
     section("sec-source", [d.source, d.code], source);
     section("sec-params", d.params_flat, params);
     section("sec-tags", d.tags, tags);
@@ -105,6 +105,15 @@
     node.append(el("h2", {}, "Run"), G.kvTable(rows, ""));
     if (d.parent_run) {
       node.append(el("p", {}, "Parent run: ", el("a", {href: G.runUrl(d.parent_run)}, G.shortId(d.parent_run))));
+    }
+    const children = d.children || [];
+    if (children.length) {
+      node.append(el("h3", {}, `Child runs (${children.length})`),
+        el("table", {class: "grid", id: "children"},
+          el("tbody", {}, children.map((c) => el("tr", {dataset: {runId: c.run_id}},
+            el("td", {}, el("a", {href: G.runUrl(c.run_id)}, c.name || G.shortId(c.run_id))),
+            el("td", {}, G.badge(c.status, c.stale)),
+            el("td", {class: "muted"}, G.fmtTime(c.start_time)))))));
     }
   }
 
@@ -169,9 +178,15 @@
 
   async function drawHistory(key, box) {
     try {
-      const h = await G.api(`/api/runs/${encodeURIComponent(detail.id)}/metric`, {key});
+      const h = await G.api(`/api/runs/${encodeURIComponent(detail.id)}/metric`,
+                            {key, max_points: G.MAX_POINTS});
       const {xs, label} = G.historyXs(h);
       G.chart(box, {xs, xLabel: label, series: [{label: key, values: h.values, count: h.count}]});
+      box.dataset.sampled = String(h.sampled);
+      if (h.sampled < h.count) {
+        box.after(el("p", {class: "muted sampled"},
+          `${h.count.toLocaleString()} points; the lowest and highest of each stretch drawn`));
+      }
       box.dataset.ready = "1";
     } catch (err) {
       clear(box).append(el("p", {class: "muted"}, err.message));
