@@ -108,6 +108,8 @@ class GcReport:
     steps: list[str] = field(default_factory=list)
     before_kib: int | None = None
     after_kib: int | None = None
+    lfs_removed: int = 0
+    lfs_freed: int = 0
 
 
 def gc(
@@ -124,8 +126,9 @@ def gc(
         dry_run: only report the runs that would be dropped.
     """
     report = GcReport(git=shutil.which("git"))
+    cutoff = None
     if report.git is not None:
-        _check_date(store, report.git, prune)
+        cutoff = _check_date(store, report.git, prune)
     if stale and not dry_run:
         report.killed = list(_mark_stale(store))
     for s in index.summaries(store):
@@ -149,7 +152,62 @@ def gc(
         _git(store, report.git, args)
         report.steps.append("git " + " ".join(args))
     report.after_kib = _object_kib(store, report.git)
+    assert cutoff is not None
+    report.lfs_removed, report.lfs_freed = _prune_lfs(store, report.git, cutoff)
     return report
+
+
+def _prune_lfs(store: Store, git: str, cutoff: int) -> tuple[int, int]:
+    """Delete files of ``.git/lfs/objects`` that no pointer left in the repository names.
+
+    Only after git pruned: a pointer blob of any object still in the database (reachable,
+    or unreachable but younger than the prune date) keeps its file, whoever wrote it
+    (gitml or git-lfs), and a file younger than the prune date is kept as well, so an
+    artifact being logged right now is safe. Returns (files removed, bytes freed).
+    """
+    from .store import parse_lfs_pointer
+
+    folder = os.path.join(store.commondir, "lfs", "objects")
+    files: dict[str, str] = {}
+    for dirpath, _dirs, names in os.walk(folder):
+        for name in names:
+            if len(name) == 64 and all(c in "0123456789abcdef" for c in name):
+                files[name] = os.path.join(dirpath, name)
+    if not files:
+        return 0, 0
+    listing = _git(store, git, [
+        "cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objecttype) %(objectsize)",
+    ])  # fmt: skip
+    small = [
+        line.split()[0]
+        for line in listing.splitlines()
+        if line.split()[1:] and line.split()[1] == "blob" and int(line.split()[2]) <= 1024
+    ]
+    named: set[str] = set()
+    if small:
+        done = subprocess.run(
+            [git, f"--git-dir={store.gitdir}", "cat-file", "--batch"],
+            input=("\n".join(small) + "\n").encode(), capture_output=True, check=True,
+        )  # fmt: skip
+        out, pos = done.stdout, 0
+        while pos < len(out):
+            header_end = out.index(b"\n", pos)
+            size = int(out[pos:header_end].split()[2])
+            pointer = parse_lfs_pointer(out[header_end + 1 : header_end + 1 + size])
+            if pointer is not None:
+                named.add(pointer[0])
+            pos = header_end + 1 + size + 1
+    removed = freed = 0
+    for oid, path in files.items():
+        if oid in named:
+            continue
+        st = os.stat(path)
+        if st.st_mtime > cutoff:
+            continue
+        os.unlink(path)
+        removed += 1
+        freed += st.st_size
+    return removed, freed
 
 
 def _mark_stale(store: Store) -> list[str]:
@@ -158,13 +216,13 @@ def _mark_stale(store: Store) -> list[str]:
     return [str(r) for r in mark_stale_killed(store)]
 
 
-def _check_date(store: Store, git: str, date: str) -> None:
-    """Refuse a date git cannot parse before anything is dropped."""
+def _check_date(store: Store, git: str, date: str) -> int:
+    """The date as a Unix time; refuse one git cannot parse before anything is dropped."""
     try:
-        _git(
+        return int(_git(
             store, git, ["-c", f"gitml.prune={date}", "config", "--type=expiry-date", "gitml.prune"]
-        )
-    except StoreError:
+        ).strip())  # fmt: skip
+    except (StoreError, ValueError):
         raise InvalidValue(
             f"--prune {date!r} is not a date git understands; use e.g. now, 1.hour.ago, 2.weeks.ago"
         ) from None

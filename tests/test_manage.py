@@ -194,6 +194,48 @@ def test_gc_drops_deleted_runs_prunes_and_packs(
     repo.fsck()
 
 
+def test_gc_removes_large_files_only_deleted_runs_used(
+    client: Client, repo: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+
+    monkeypatch.setenv("GITML_LFS_THRESHOLD", "1000")
+    shared, only_beta = tmp_path / "shared.bin", tmp_path / "only-beta.bin"
+    shared.write_bytes(os.urandom(5000))
+    only_beta.write_bytes(os.urandom(7000))
+    client.log_artifact(client.resolve_run("alpha"), str(shared))
+    client.log_artifact(client.resolve_run("beta"), str(shared))
+    client.log_artifact(client.resolve_run("beta"), str(only_beta))
+    lfs = repo / ".git" / "lfs" / "objects"
+
+    def stored(path: Path) -> Path:
+        oid = hashlib.sha256(path.read_bytes()).hexdigest()
+        return lfs / oid[:2] / oid[2:4] / oid
+
+    # a file git-lfs manages for the user's own branch: its pointer is committed there
+    user_data = os.urandom(3000)
+    user_oid = hashlib.sha256(user_data).hexdigest()
+    (lfs / user_oid[:2] / user_oid[2:4]).mkdir(parents=True, exist_ok=True)
+    (lfs / user_oid[:2] / user_oid[2:4] / user_oid).write_bytes(user_data)
+    repo.commit_files({"data.bin": f"version https://git-lfs.github.com/spec/v1\n"
+                                   f"oid sha256:{user_oid}\nsize 3000\n"})  # fmt: skip
+    assert stored(shared).is_file() and stored(only_beta).is_file()
+
+    assert invoke("rm", "beta")[0] == 0
+    code, out = invoke("gc")  # default grace period: the files are too young to go
+    assert code == 0 and "large files" not in out and stored(only_beta).is_file()
+    code, out = invoke("gc", "--prune", "now")
+    assert code == 0, out
+    assert "large files: removed 1 that no run refers to any more (6 KiB)" in out
+    assert not stored(only_beta).exists()
+    assert stored(shared).read_bytes() == shared.read_bytes()  # alpha still uses it
+    assert (lfs / user_oid[:2] / user_oid[2:4] / user_oid).read_bytes() == user_data
+    out_dir = tmp_path / "out"
+    client.download_artifacts(client.resolve_run("alpha"), "shared.bin", str(out_dir))
+    assert (out_dir / "shared.bin").read_bytes() == shared.read_bytes()
+    repo.fsck()
+
+
 def test_gc_keeps_recent_unreachable_objects_by_default(client: Client, repo: GitRepo) -> None:
     store = Store.discover()
     young = store.add_blob(b"written by a writer that has not moved its ref yet")

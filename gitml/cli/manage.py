@@ -144,7 +144,8 @@ def gc(stale: bool, prune: str, dry_run: bool) -> None:
     """Drop deleted runs for good, prune unreachable objects, pack refs and objects.
 
     Packing and pruning use git (git pack-refs, git repack, git prune) when it is
-    installed; without git only the refs of deleted runs are dropped.
+    installed; then large files in .git/lfs/objects that no pointer names any more are
+    removed. Without git only the refs of deleted runs are dropped.
     """
     from .. import manage
 
@@ -166,3 +167,8 @@ def gc(stale: bool, prune: str, dry_run: bool) -> None:
         click.echo(step)
     if report.before_kib is not None and report.after_kib is not None:
         click.echo(f"objects: {report.before_kib} KiB → {report.after_kib} KiB")
+    if report.lfs_removed:
+        click.echo(
+            f"large files: removed {report.lfs_removed} that no run refers to any more "
+            f"({report.lfs_freed // 1024} KiB)"
+        )
