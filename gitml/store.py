@@ -16,6 +16,7 @@ import socket
 import stat
 import struct
 import tempfile
+import threading
 import time
 import weakref
 import zlib
@@ -81,7 +82,9 @@ class Store:
         # must become unreachable (DESIGN: "No reflog is written for run refs").
         self.refs = DiskRefsContainer(self.commondir, logger=None)
         self._packed: tuple[Any, dict[str, str]] | None = None
-        self._batch: dict[bytes, Any] | None = None
+        # The open batch of each thread: another thread's writes (a checkpoint, a nested
+        # run) must never land in it, or its ref could name objects not yet on disk.
+        self._local = threading.local()
         self._identity: bytes | None = None
         self._config: tuple[int, Any] | None = None
 
@@ -158,8 +161,9 @@ class Store:
         of one object write identical bytes, so whichever rename lands last is right).
         No lock file, no fsync, no freshening: a few syscalls per object.
         """
-        if self._batch is not None:
-            self._batch.setdefault(obj.id, obj)
+        batch = self._batch
+        if batch is not None:
+            batch.setdefault(obj.id, obj)
             return obj.id.decode()
         return self._add_loose(obj)
 
@@ -186,6 +190,14 @@ class Store:
                 os.unlink(tmp)
             raise
         return sha
+
+    @property
+    def _batch(self) -> dict[bytes, Any] | None:
+        return getattr(self._local, "batch", None)
+
+    @_batch.setter
+    def _batch(self, value: dict[bytes, Any] | None) -> None:
+        self._local.batch = value
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -330,12 +342,14 @@ class Store:
 
     def has(self, sha: str) -> bool:
         key = sha.encode()
-        return (self._batch is not None and key in self._batch) or key in self.objects
+        batch = self._batch
+        return (batch is not None and key in batch) or key in self.objects
 
     def read(self, sha: str) -> Any:
         key = sha.encode()
-        if self._batch is not None and key in self._batch:
-            return self._batch[key]
+        batch = self._batch
+        if batch is not None and key in batch:
+            return batch[key]
         return self.objects[key]
 
     def read_blob(self, sha: str) -> bytes:

@@ -118,6 +118,28 @@ def test_a_failed_batch_writes_nothing(repo: GitRepo) -> None:
     assert sorted(str(p) for p in objects.rglob("*")) == before
 
 
+def test_a_batch_holds_only_its_own_threads_objects(repo: GitRepo) -> None:
+    import threading
+
+    store = Store.discover()
+    opened, written = threading.Event(), threading.Event()
+
+    def in_batch() -> None:
+        with store.batch():
+            store.add_blob(b"the batch's own\n")
+            opened.set()
+            written.wait(30)
+
+    worker = threading.Thread(target=in_batch)
+    worker.start()
+    opened.wait(30)
+    other = store.add_blob(b"another thread's object\n")  # e.g. a nested run's flush
+    assert repo.git("cat-file", "-p", other) == "another thread's object\n", "on disk at once"
+    written.set()
+    worker.join(30)
+    assert Store.discover().read_blob(store.add_blob(b"the batch's own\n")) == b"the batch's own\n"
+
+
 def test_a_small_batch_goes_loose(repo: GitRepo) -> None:
     store = Store.discover()
     with store.batch():
