@@ -16,10 +16,11 @@ import os
 import shutil
 import subprocess
 import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import urllib.error
 
 from .errors import RemoteError
 from .store import MODE_TREE, Store, lfs_object_path, parse_lfs_pointer
@@ -187,6 +188,9 @@ class Endpoint:
 
     def _request(self, method: str, url: str, body: bytes | None = None,
                  headers: dict[str, str] | None = None, stream: Any = None) -> Any:  # fmt: skip
+        import urllib.error  # only HTTP remotes need it: path remotes skip the import
+        import urllib.request
+
         hdrs = dict(headers or {})
         for attempt in range(2):
             user, password = self.auth.get()

@@ -345,6 +345,32 @@ class Store:
         batch = self._batch
         return (batch is not None and key in batch) or key in self.objects
 
+    def missing(self, shas: Iterable[str]) -> set[str]:
+        """The ids among ``shas`` that are not in the repository, with one scan of its packs.
+
+        (``has`` rescans the pack folder on every miss, which adds up over many ids.)
+        """
+        from dulwich.pack import PackFileDisappeared
+
+        packs = self.objects.packs
+        out = set()
+        for sha in shas:
+            if os.path.exists(os.path.join(self._objects_dir, sha[:2], sha[2:])):
+                continue
+            key = sha.encode()
+            found = False
+            for pack in packs:
+                try:
+                    if key in pack:
+                        found = True
+                        break
+                except PackFileDisappeared:  # rolled up meanwhile: ask the slow way
+                    found = self.has(sha)
+                    break
+            if not found and not any(key in alt for alt in self.objects.alternates):
+                out.add(sha)
+        return out
+
     def read(self, sha: str) -> Any:
         key = sha.encode()
         batch = self._batch

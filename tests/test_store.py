@@ -140,6 +140,16 @@ def test_a_batch_holds_only_its_own_threads_objects(repo: GitRepo) -> None:
     assert Store.discover().read_blob(store.add_blob(b"the batch's own\n")) == b"the batch's own\n"
 
 
+def test_missing_finds_loose_and_packed_objects_in_one_scan(repo: GitRepo) -> None:
+    store = Store.discover()
+    loose = store.add_blob(b"loose\n")
+    with store.batch():
+        packed = [store.add_blob(f"packed {i}\n".encode()) for i in range(5)]
+    absent = "0123456789abcdef0123456789abcdef01234567"
+    assert store.missing([loose, *packed, absent, repo.head()]) == {absent}
+    assert store.missing([]) == set()
+
+
 def test_a_small_batch_goes_loose(repo: GitRepo) -> None:
     store = Store.discover()
     with store.batch():

@@ -226,7 +226,8 @@ def push(
         theirs = transport.list()
         report.remote_total = sum(1 for r in theirs if r.startswith(RUN_REF))
         differing = {r: s for r, s in theirs.items() if r in selected and selected[r] != s}
-        missing = {r: s for r, s in differing.items() if not store.has(s)}
+        absent = store.missing(differing.values())
+        missing = {r: s for r, s in differing.items() if s in absent}
         if missing:
             transport.fetch(missing)
         updates, skipped, diverged = [], [], []
@@ -330,10 +331,12 @@ def pull(
         theirs = _remote_selection(store, transport, theirs, list(run_ids))
     local = store.list_refs(PREFIX)
     differing = {r: s for r, s in theirs.items() if local.get(r) != s}
-    missing = {r: s for r, s in differing.items() if not store.has(s)}
+    absent = store.missing(differing.values())
+    missing = {r: s for r, s in differing.items() if s in absent}
     if missing:
         transport.fetch(missing)
-        lost = [r for r, s in missing.items() if not store.has(s)]
+        still = store.missing(missing.values())
+        lost = [r for r, s in missing.items() if s in still]
         if lost:  # moved on the remote while fetching: take what the remote has now
             again = transport.list()
             transport.fetch({r: again[r] for r in lost if r in again})
@@ -451,7 +454,8 @@ def _remote_summaries(
     from ..record import RunRecord
 
     runs = {r: s for r, s in theirs.items() if r.startswith(RUN_REF)}
-    missing = {r: s for r, s in runs.items() if not store.has(s)}
+    absent = store.missing(runs.values())
+    missing = {r: s for r, s in runs.items() if s in absent}
     if missing:
         transport.fetch(missing)  # objects only: no local ref changes
     known = {s["commit"]: s for s in index.summaries(store)}
