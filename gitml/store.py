@@ -173,22 +173,7 @@ class Store:
         path = os.path.join(folder, sha[2:])
         if os.path.exists(path):
             return sha
-        data = obj.as_legacy_object()
-        tmp = os.path.join(folder, f"tmp_obj_{os.getpid()}_{next(_TMP_COUNTER)}")  # git prunes stray tmp_*
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-        try:
-            fd = os.open(tmp, flags, 0o444)
-        except FileNotFoundError:
-            os.makedirs(folder, exist_ok=True)
-            fd = os.open(tmp, flags, 0o444)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        _write_into_place(folder, [("obj", obj.as_legacy_object(), path)])
         return sha
 
     @property
@@ -204,7 +189,8 @@ class Store:
         """Objects added inside are written together when the block ends, as one pack.
 
         Reads inside the block see them. An exception drops them: nothing is written.
-        A small batch (or a machine without git, which rolls packs up) goes loose.
+        A small batch goes loose, and so does every batch on a machine without git
+        (git is what rolls the packs up).
         """
         if self._batch is not None:  # nested: the outer block writes
             yield
@@ -252,19 +238,10 @@ class Store:
         checksum = hashlib.sha1(body).digest()
         folder = os.path.join(self._objects_dir, "pack")
         base = os.path.join(folder, f"pack-{checksum.hex()}")
-        tag = f"{os.getpid()}_{next(_TMP_COUNTER)}"
-        tmp_pack = os.path.join(folder, f"tmp_pack_{tag}")
-        tmp_idx = os.path.join(folder, f"tmp_idx_{tag}")
-        try:
-            _write_new(tmp_pack, body + checksum, folder)
-            _write_new(tmp_idx, _pack_index(entries, checksum), folder)
-            os.replace(tmp_pack, base + ".pack")
-            os.replace(tmp_idx, base + ".idx")
-        except BaseException:
-            for tmp in (tmp_pack, tmp_idx):
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-            raise
+        _write_into_place(folder, [
+            ("pack", body + checksum, base + ".pack"),
+            ("idx", _pack_index(entries, checksum), base + ".idx"),
+        ])  # fmt: skip
 
     def _roll_up_packs(self) -> None:
         """Merge the small packs once there are many, as ``git maintenance`` does.
@@ -910,16 +887,32 @@ def _pack_index(entries: list[tuple[bytes, int, int]], pack_checksum: bytes) -> 
     return body + hashlib.sha1(body).digest()
 
 
-def _write_new(path: str, data: bytes, folder: str) -> None:
-    """Write ``data`` to a new read-only file (creating ``folder`` when missing)."""
+def _write_into_place(folder: str, files: list[tuple[str, bytes, str]]) -> None:
+    """Write each (kind, data, path) to a temporary file, then rename them into place in
+    order, as git does: a reader sees each file whole or not at all. Read-only files;
+    ``folder`` is made when missing; temporary files (``tmp_<kind>_*``, which git's prune
+    also removes) never stay behind.
+    """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    temps: list[str] = []
     try:
-        fd = os.open(path, flags, 0o444)
-    except FileNotFoundError:
-        os.makedirs(folder, exist_ok=True)
-        fd = os.open(path, flags, 0o444)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
+        for kind, data, _path in files:
+            tmp = os.path.join(folder, f"tmp_{kind}_{os.getpid()}_{next(_TMP_COUNTER)}")
+            try:
+                fd = os.open(tmp, flags, 0o444)
+            except FileNotFoundError:
+                os.makedirs(folder, exist_ok=True)
+                fd = os.open(tmp, flags, 0o444)
+            temps.append(tmp)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        for tmp, (_kind, _data, path) in zip(temps, files, strict=True):
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp in temps:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        raise
 
 
 @functools.lru_cache(maxsize=1)
