@@ -97,6 +97,37 @@ def _after_fork_in_child() -> None:
         w._clear()
         w.owner = False
     _exit_state["forked"] = bool(_open)  # checkpoints start again on the child's first log
+    mp_util = sys.modules.get("multiprocessing.util")
+    if _open and mp_util is not None:
+        # A multiprocessing child leaves through os._exit, after the finalizers of
+        # multiprocessing.util but without atexit: flush there. Its finalizer registry is
+        # cleared after this hook runs, so the finalizer is made by an after-fork callback.
+        mp_util.register_after_fork(_FORK_TOKEN, _register_child_flush)
+
+
+class _ForkToken:
+    """An object for multiprocessing.util.register_after_fork to hold weakly."""
+
+
+_FORK_TOKEN = _ForkToken()
+
+
+def _register_child_flush(_token: Any) -> None:
+    import multiprocessing.util
+
+    multiprocessing.util.Finalize(None, _flush_attached, exitpriority=100)
+
+
+def _flush_attached() -> None:
+    """Write what this forked child logged (its writers are attached: nothing ends)."""
+    with _open_lock:
+        open_runs = list(_open.values())
+    for run in open_runs:
+        try:
+            if run.writer.pending:
+                run.writer.flush()
+        except Exception as exc:  # noqa: BLE001 - a worker's exit must not fail on it
+            warnings.warn(f"gitml: could not write run {run.run_id} at exit: {exc}", stacklevel=1)
 
 
 if hasattr(os, "register_at_fork"):

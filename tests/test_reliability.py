@@ -174,3 +174,45 @@ def test_a_forked_worker_logs_into_the_run_but_never_ends_it(repo: GitRepo) -> N
     assert [m.step for m in c.get_metric_history(rid, "m")] == [0, 1, 2]  # written once
     assert [m.value for m in c.get_metric_history(rid, "child")] == [1.0]
     repo.fsck()
+
+
+POOL = """
+import multiprocessing, sys, gitml
+
+def work(k):
+    for step in range(5):
+        gitml.log_metric(f"worker_{k}", float(step), step=step)
+    return k
+
+if __name__ == "__main__":
+    ctx = multiprocessing.get_context("fork")
+    with gitml.start_run(name="pool") as run:
+        gitml.log_param("workers", 3)
+        pool = ctx.Pool(3)
+        assert sorted(pool.map(work, range(3))) == [0, 1, 2]
+        pool.close()
+        pool.join()  # the workers leave through os._exit, after multiprocessing's finalizers
+        proc = ctx.Process(target=work, args=(9,))
+        proc.start()
+        proc.join()
+        assert proc.exitcode == 0
+    print(run.info.run_id)
+"""
+
+
+def test_multiprocessing_workers_write_their_points_when_they_exit(repo: GitRepo) -> None:
+    from conftest import run_python
+
+    # no checkpoint in the workers' lifetime: only the flush at their exit writes
+    out = run_python(POOL, repo.path, env={"GITML_CHECKPOINT_INTERVAL": "600"})
+    assert out.returncode == 0, out.stderr
+    rid = out.stdout.split()[-1]
+    c = Client()
+    got = c.get_run(rid)
+    assert got.info.status == "FINISHED" and got.data.params == {"workers": 3}
+    keys = {k for k in got.data.metrics if k.startswith("worker_")}
+    assert len(keys) >= 2 and "worker_9" in keys, keys  # tasks may share a worker
+    for key in keys:
+        assert [m.step for m in c.get_metric_history(rid, key)] == list(range(5)), key
+    assert "could not write" not in out.stderr
+    repo.fsck()
