@@ -98,6 +98,70 @@ def remove(store: Store, run_args: list[str], undo: bool = False) -> list[dict[s
     return out
 
 
+def branch(store: Store, run: str, name: str, force: bool = False) -> dict[str, Any]:
+    """Create git branch ``name`` holding the code a run ran (``dvc exp branch``).
+
+    The branch's commit has the run's code snapshot as its tree and the run's baseline as
+    its parent, so ``git diff <baseline> <name>`` is what the workspace had changed. A
+    run started on a clean workspace gets its baseline commit itself.
+
+    Returns:
+        ``{"run_id", "run_name", "branch", "commit", "baseline", "new_commit", "moved"}``.
+
+    Raises:
+        InvalidValue: a name git refuses, a branch that exists (without ``force``), the
+            checked-out branch, or a run without a code snapshot.
+    """
+    import time
+
+    from dulwich.refs import check_ref_format
+
+    ref = f"refs/heads/{name}"
+    if not name or name.startswith("-") or not check_ref_format(ref.encode()):
+        raise InvalidValue(
+            f"{name!r} is not a valid branch name; use letters, digits and - _ . / "
+            "(no spaces, '..', '~', '^', ':' or a trailing '.lock')"
+        )
+    run_id = runs.resolve(store, run)
+    rec = runs.load(store, run_id)
+    label = f"{rec.info.get('name')} ({run_id[:8]})"
+    assert rec.commit is not None
+    code = store.lookup(store.commit_tree(rec.commit), "code")
+    baseline = (rec.info.get("source") or {}).get("commit")
+    if code is None:
+        hint = f"; its baseline is {baseline[:12]}: `git branch {name} {baseline[:12]}`" if baseline else ""
+        raise InvalidValue(f"run {label} has no code snapshot (recorded with --no-code){hint}")
+    current = store.get_ref(ref)
+    if current is not None and not force:
+        raise InvalidValue(
+            f"branch {name!r} already exists; choose another name, or --force to move it"
+        )
+    if current is not None and store.head()[1] == name:
+        raise InvalidValue(f"branch {name!r} is checked out; switch to another branch first")
+    if baseline and store.commit_tree(baseline) == code[1]:
+        commit, new_commit = baseline, False
+    else:
+        now = time.time()
+        message = f"Code of gitml run {label}\n\ngitml-run: {run_id}\n"
+        commit = store.add_commit(code[1], [baseline] if baseline else [], message, now, now)
+        new_commit = True
+    _set_branch(store, ref, current, commit, f"gitml branch: code of run {label}")
+    return {"run_id": run_id, "run_name": rec.info.get("name"), "branch": name,
+            "commit": commit, "baseline": baseline, "new_commit": new_commit,
+            "moved": current is not None}  # fmt: skip
+
+
+def _set_branch(store: Store, ref: str, old: str | None, new: str, reason: str) -> None:
+    """Point a user's branch at ``new`` if it still is at ``old``; with git, as git does
+    (a reflog entry), else with a compare-and-swap of the ref."""
+    git = shutil.which("git")
+    if git is None:
+        if not store.cas_ref(ref, old, new):
+            raise StoreError(f"{ref} changed meanwhile; run the command again")
+        return
+    _git(store, git, ["update-ref", "-m", reason, ref, new, old or ""])
+
+
 @dataclass
 class GcReport:
     """What ``gc`` did."""

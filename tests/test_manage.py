@@ -338,3 +338,80 @@ def test_gc_bad_prune_date_drops_nothing(client: Client, repo: GitRepo) -> None:
     assert out == ("Error: --prune 'notadate' is not a date git understands; "
                    "use e.g. now, 1.hour.ago, 2.weeks.ago\n")  # fmt: skip
     assert len(repo.run_refs()) == 3
+
+
+# --------------------------------------------------------------------------- branch
+def test_branch_holds_the_code_a_run_ran(repo: GitRepo) -> None:
+    import gitml
+
+    (repo / "README.md").write_text("# changed by the experiment\n")
+    (repo / "train.py").write_text("print('new script')\n")
+    with gitml.start_run(name="tweak") as run:
+        pass
+    before = (repo.git("status", "--porcelain"), repo.git("rev-parse", "HEAD"),
+              (repo / ".git" / "index").read_bytes())  # fmt: skip
+    code, out = invoke("branch", "tweak", "exp/tweak")
+    assert code == 0, out
+    tip = repo.git("rev-parse", "exp/tweak").strip()
+    assert out.startswith(f"branch exp/tweak created at {tip[:7]} (the code of run tweak, on top")
+    assert repo.git("rev-parse", "exp/tweak^").strip() == before[1].strip()  # the baseline
+    assert repo.git("show", "exp/tweak:train.py") == "print('new script')\n"
+    assert repo.git("show", "exp/tweak:README.md") == "# changed by the experiment\n"
+    assert f"gitml-run: {run.info.run_id}" in repo.git("log", "-1", "--format=%B", "exp/tweak")
+    assert "gitml branch: code of run tweak" in repo.git("reflog", "exp/tweak")
+    after = (repo.git("status", "--porcelain"), repo.git("rev-parse", "HEAD"),
+             (repo / ".git" / "index").read_bytes())  # fmt: skip
+    assert after == before, "the workspace, HEAD and index are left alone"
+    repo.fsck()
+
+
+def test_branch_of_a_clean_run_is_its_baseline_and_exp_names_work(repo: GitRepo) -> None:
+    import gitml
+
+    with gitml.start_run(name="clean"):
+        pass
+    code, out = invoke("exp", "branch", "clean", "from-clean")
+    assert code == 0 and "its workspace was clean" in out, out
+    assert repo.git("rev-parse", "from-clean") == repo.git("rev-parse", "HEAD")
+    code, out = invoke("exp", "show")
+    assert code == 0 and "clean" in out and "FINISHED" in out
+    assert invoke("exp", "remove", "clean")[0] == 0
+    assert "clean" not in invoke("exp", "show")[1]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["tweak", "bad..name"], "'bad..name' is not a valid branch name"),
+        (["tweak", "-x"], "No such option"),
+        (["tweak", "existing"], "branch 'existing' already exists; choose another name, or --force"),
+        (["tweak", "main", "--force"], "branch 'main' is checked out; switch to another branch"),
+        (["nosuch", "x"], "no run matches 'nosuch'"),
+        (["bare", "x"], "has no code snapshot (recorded with --no-code); its baseline is"),
+    ],
+)
+def test_branch_errors_change_nothing(repo: GitRepo, args: list[str], message: str) -> None:
+    import gitml
+
+    (repo / "train.py").write_text("x = 1\n")
+    with gitml.start_run(name="tweak"):
+        pass
+    runs.create(Store.discover(), name="bare", code=False).flush()
+    repo.git("branch", "existing")
+    refs = repo.git("for-each-ref", "refs/heads")
+    code, out = invoke("branch", *args)
+    assert code == (2 if "option" in message else 1), out
+    assert message in out and "Traceback" not in out
+    assert repo.git("for-each-ref", "refs/heads") == refs
+
+
+def test_branch_force_moves_an_existing_branch(repo: GitRepo) -> None:
+    import gitml
+
+    (repo / "train.py").write_text("x = 2\n")
+    with gitml.start_run(name="tweak"):
+        pass
+    repo.git("branch", "existing")
+    code, out = invoke("branch", "tweak", "existing", "--force")
+    assert code == 0 and out.startswith("branch existing moved to"), out
+    assert repo.git("show", "existing:train.py") == "x = 2\n"

@@ -28,6 +28,7 @@ COMMANDS = {
     "tag": "manage:tag",
     "rename": "manage:rename",
     "rm": "manage:rm",
+    "branch": "manage:branch",
     "gc": "manage:gc",
     "push": "remote:push",
     "pull": "remote:pull",
@@ -36,23 +37,26 @@ COMMANDS = {
     "models": "models:models",
     "project": "project:project",
     "ui": "ui:ui",
+    "exp": "exp:exp",
 }
 
 
 class LazyGroup(click.Group):
-    """A group whose subcommands are imported only when they are used."""
+    """A group whose subcommands (``table``) are imported only when they are used."""
+
+    table = COMMANDS
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(name for name in COMMANDS if self._available(name))
+        return sorted(name for name in self.table if self._available(name))
 
     def _available(self, name: str) -> bool:
-        module = COMMANDS[name].split(":")[0]
+        module = self.table[name].split(":")[0]
         return importlib.util.find_spec(f"gitml.cli.{module}") is not None
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name not in COMMANDS or not self._available(name):
+        if name not in self.table or not self._available(name):
             return None
-        module, attr = COMMANDS[name].split(":")
+        module, attr = self.table[name].split(":")
         return getattr(importlib.import_module(f"gitml.cli.{module}"), attr)  # type: ignore[no-any-return]
 
 

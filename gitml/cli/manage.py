@@ -172,3 +172,24 @@ def gc(stale: bool, prune: str, dry_run: bool) -> None:
             f"large files: removed {report.lfs_removed} that no run refers to any more "
             f"({report.lfs_freed // 1024} KiB)"
         )
+
+
+@click.command()
+@click.argument("run")
+@click.argument("name")
+@click.option("--force", "-f", is_flag=True, help="Move the branch if it exists.")
+def branch(run: str, name: str, force: bool) -> None:
+    """Create git branch NAME with the code RUN ran: its code snapshot as a commit on top
+    of its baseline (`dvc exp branch`). Your workspace, index and HEAD are left alone.
+    """
+    from .. import manage
+
+    made = manage.branch(_store(), run, name, force=force)
+    what = "moved to" if made["moved"] else "created at"
+    base = made["baseline"]
+    if made["new_commit"]:
+        origin = f"the code of run {made['run_name']}" + (f", on top of {base[:7]}" if base else "")
+    else:
+        origin = f"run {made['run_name']}'s baseline: its workspace was clean"
+    click.echo(f"branch {name} {what} {made['commit'][:7]} ({origin}); "
+               f"`git switch {name}` to work on it")  # fmt: skip
