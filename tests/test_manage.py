@@ -415,3 +415,60 @@ def test_branch_force_moves_an_existing_branch(repo: GitRepo) -> None:
     code, out = invoke("branch", "tweak", "existing", "--force")
     assert code == 0 and out.startswith("branch existing moved to"), out
     assert repo.git("show", "existing:train.py") == "x = 2\n"
+
+
+# --------------------------------------------------------------------------- apply
+def test_apply_puts_a_runs_code_in_the_workspace(repo: GitRepo) -> None:
+    import gitml
+
+    repo.commit_files({"train.py": "lr = 0.1\n", "old.py": "gone in the run\n",
+                       "run.sh": "#!/bin/sh\necho hi\n"})  # fmt: skip
+    (repo / "train.py").write_text("lr = 0.5\n")
+    (repo / "new.py").write_text("added by the run\n")
+    (repo / "old.py").unlink()
+    (repo / "run.sh").chmod(0o755)
+    with gitml.start_run(name="exp"):
+        pass
+    repo.git("checkout", "-q", "--", ".")  # back to the committed code
+    repo.git("update-index", "--chmod=-x", "run.sh")
+    (repo / "run.sh").chmod(0o644)
+    (repo / "new.py").unlink()
+    (repo / "notes.txt").write_text("mine, untracked\n")
+    index_before = (repo / ".git" / "index").read_bytes()
+    head_before = repo.head()
+    code, out = invoke("exp", "apply", "exp")
+    assert code == 0, out
+    assert out.startswith("applied the code of run exp: 3 file(s) written, 1 removed")
+    assert (repo / "train.py").read_text() == "lr = 0.5\n"
+    assert (repo / "new.py").read_text() == "added by the run\n"
+    assert not (repo / "old.py").exists()
+    assert os.access(repo / "run.sh", os.X_OK)
+    assert (repo / "notes.txt").read_text() == "mine, untracked\n"  # left in place
+    assert (repo / ".git" / "index").read_bytes() == index_before and repo.head() == head_before
+    code, out = invoke("apply", "exp")
+    assert code == 0 and out.startswith("the workspace already has the code of run exp")
+
+
+def test_apply_refuses_to_overwrite_uncommitted_work(repo: GitRepo) -> None:
+    import gitml
+
+    repo.commit_files({"train.py": "lr = 0.1\n"})
+    (repo / "train.py").write_text("lr = 0.5\n")
+    with gitml.start_run(name="exp"):
+        pass
+    (repo / "train.py").write_text("lr = 0.9  # my work in progress\n")
+    code, out = invoke("apply", "exp")
+    assert code == 1 and "uncommitted changes in train.py would be overwritten" in out
+    assert (repo / "train.py").read_text() == "lr = 0.9  # my work in progress\n"
+    code, out = invoke("apply", "exp", "--force")
+    assert code == 0 and (repo / "train.py").read_text() == "lr = 0.5\n"
+
+
+def test_apply_errors(repo: GitRepo) -> None:
+    runs.create(Store.discover(), name="bare", code=False).flush()
+    code, out = invoke("apply", "bare")
+    assert code == 1 and "has no code snapshot (recorded with --no-code)" in out
+    code, out = invoke("apply", "nosuch")
+    assert code == 1 and "no run matches 'nosuch'" in out
+    code, out = invoke("apply")
+    assert code == 2 and "Missing argument 'RUN'" in out

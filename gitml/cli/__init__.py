@@ -29,6 +29,7 @@ COMMANDS = {
     "rename": "manage:rename",
     "rm": "manage:rm",
     "branch": "manage:branch",
+    "apply": "manage:apply_",
     "gc": "manage:gc",
     "push": "remote:push",
     "pull": "remote:pull",

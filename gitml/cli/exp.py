@@ -15,6 +15,7 @@ EXP_COMMANDS = {
     "pull": "remote:pull",
     "remove": "manage:rm",
     "branch": "manage:branch",
+    "apply": "manage:apply_",
 }
 
 
@@ -26,5 +27,6 @@ class ExpGroup(LazyGroup):
 def exp() -> None:
     """DVC's names for gitml's commands: `exp run` is `gitml run`, `exp show` is
     `gitml ls`, `exp diff` is `gitml diff`, `exp push`/`exp pull` are `gitml push`/
-    `gitml pull`, `exp remove` is `gitml rm`, `exp branch` is `gitml branch`.
+    `gitml pull`, `exp remove` is `gitml rm`, `exp branch` is `gitml branch`, `exp apply`
+    is `gitml apply`.
     """
