@@ -160,9 +160,16 @@ def not_a_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def start(
     name: str, experiment: str = "mnist", metrics: dict[str, float] | None = None, **kw: Any
 ) -> str:
-    """Record a finished run named ``name`` (extra keywords go to ``gitml.start_run``)."""
+    """Record a finished run named ``name`` (extra keywords go to ``gitml.start_run``).
+
+    Runs started by consecutive calls get distinct start times (milliseconds), so the
+    newest-first order the tests expect is never a tie.
+    """
+    import time
+
     import gitml
 
+    time.sleep(0.002)
     with gitml.start_run(experiment=experiment, run_name=name, **kw) as active:
         for key, value in (metrics or {}).items():
             gitml.log_metric(key, value)
