@@ -166,7 +166,10 @@ def apply(store: Store, run: str, force: bool = False) -> dict[str, Any]:
         InvalidValue: a bare repository, a run without a code snapshot, or (without
             ``force``) uncommitted changes in files the run would overwrite or remove.
     """
-    from .store import MODE_LINK, MODE_TREE
+    from .store import MODE_GITLINK, MODE_LINK, MODE_TREE
+
+    def files(tree: str) -> dict[str, tuple[int, str]]:  # submodules are not files: left alone
+        return {p: (m, sha) for p, m, sha in store.walk_tree(tree) if m != MODE_GITLINK}
 
     if store.root is None:
         raise InvalidValue("a bare repository has no workspace to apply a run's code to")
@@ -177,13 +180,13 @@ def apply(store: Store, run: str, force: bool = False) -> dict[str, Any]:
     code = store.lookup(store.commit_tree(rec.commit), "code")
     if code is None or code[0] != MODE_TREE:
         raise InvalidValue(f"run {label} has no code snapshot (recorded with --no-code)")
-    target = {p: (m, sha) for p, m, sha in store.walk_tree(code[1])}
+    target = files(code[1])
     for path in target:
         if any(part in ("", ".", "..", ".git") for part in path.split("/")):
             raise InvalidValue(f"run {label} has an unsafe path in its code: {path!r}")
     head, _ = store.head()
-    at_head = {p: (m, sha) for p, m, sha in store.walk_tree(store.commit_tree(head))} if head else {}
-    here = {p: (m, sha) for p, m, sha in store.walk_tree(store.snapshot().tree)}
+    at_head = files(store.commit_tree(head)) if head else {}
+    here = files(store.snapshot().tree)
     write = sorted(p for p, entry in target.items() if here.get(p) != entry)
     remove = sorted(p for p in here if p in at_head and p not in target)
     lost = [p for p in write + remove if p in here and here[p] != at_head.get(p)]

@@ -472,3 +472,27 @@ def test_apply_errors(repo: GitRepo) -> None:
     assert code == 1 and "no run matches 'nosuch'" in out
     code, out = invoke("apply")
     assert code == 2 and "Missing argument 'RUN'" in out
+
+
+def test_apply_leaves_submodules_alone(repo: GitRepo, tmp_path: Path) -> None:
+    import gitml
+
+    lib = tmp_path / "lib"
+    git("init", "-q", "-b", "main", str(lib))
+    (lib / "lib.py").write_text("x = 1\n")
+    git("add", ".", cwd=lib)
+    git("commit", "-qm", "lib", cwd=lib)
+    repo.git("-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "vendor/lib")
+    repo.git("commit", "-qm", "add a submodule")
+    (repo / "README.md").write_text("# tweaked\n")
+    with gitml.start_run(name="with-sub"):
+        pass
+    repo.git("checkout", "-q", "--", "README.md")
+    code, out = invoke("apply", "with-sub")
+    assert code == 0, out
+    assert out.startswith("applied the code of run with-sub: 1 file(s) written, 0 removed")
+    assert (repo / "README.md").read_text() == "# tweaked\n"
+    assert (repo / "vendor" / "lib" / "lib.py").read_text() == "x = 1\n"
+    code, out = invoke("branch", "with-sub", "sub-branch")
+    assert code == 0, out
+    assert repo.git("ls-tree", "sub-branch", "vendor/lib").split()[1] == "commit"
