@@ -917,9 +917,27 @@ def _write_into_place(folder: str, files: list[tuple[str, bytes, str]]) -> None:
 
 @functools.lru_cache(maxsize=1)
 def _git_binary() -> str | None:
+    """The git that rolls packs up: installed and 2.32 or newer (``repack --geometric``);
+    without one, writes stay loose so packs never pile up."""
     import shutil
+    import subprocess
 
-    return shutil.which("git")
+    git = shutil.which("git")
+    if git is None:
+        return None
+    try:
+        out = subprocess.run([git, "version"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return git if _version_at_least(out, (2, 32)) else None
+
+
+def _version_at_least(text: str, wanted: tuple[int, int]) -> bool:
+    """Whether ``git version 2.39.5`` (any vendor suffix) is at least ``wanted``."""
+    import re
+
+    found = re.search(r"(\d+)\.(\d+)", text)
+    return found is not None and (int(found.group(1)), int(found.group(2))) >= wanted
 
 
 def _take_lock(path: str) -> tuple[int, str]:

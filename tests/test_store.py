@@ -392,3 +392,27 @@ def test_read_paths_in_one_batch_matches_dulwich(repo: GitRepo) -> None:
     assert batch[(commits[3], "run.yaml")] == b"run 3\n"
     assert batch[(commits[7], "bin.dat")] == b"\0\n" * 7
     assert (commits[0], "missing.yaml") not in batch and len(batch) == 50
+
+
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [("git version 2.39.5\n", True), ("git version 2.32.0.windows.1", True),
+     ("git version 2.25.1", False), ("git version 1.9", False), ("", False)],
+)  # fmt: skip
+def test_packs_need_a_git_that_rolls_them_up(text: str, ok: bool) -> None:
+    from gitml.store import _version_at_least
+
+    assert _version_at_least(text, (2, 32)) is ok
+
+
+def test_without_such_a_git_a_batch_goes_loose(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gitml import store as store_module
+
+    monkeypatch.setattr(store_module, "_git_binary", lambda: None)
+    store = Store.discover()
+    with store.batch():
+        blobs = [store.add_blob(f"loose {i}".encode()) for i in range(8)]
+    objects = repo.path / ".git" / "objects"
+    assert all((objects / b[:2] / b[2:]).is_file() for b in blobs)
