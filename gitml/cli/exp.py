@@ -14,8 +14,8 @@ EXP_COMMANDS = {
     "push": "remote:push",
     "pull": "remote:pull",
     "remove": "manage:rm",
-    "branch": "manage:branch",
-    "apply": "manage:apply_",
+    "branch": "workspace:branch",
+    "apply": "workspace:apply_",
 }
 
 
