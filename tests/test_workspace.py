@@ -175,3 +175,29 @@ def test_apply_leaves_submodules_alone(repo: GitRepo, tmp_path: Path) -> None:
     code, out = invoke("branch", "with-sub", "sub-branch")
     assert code == 0, out
     assert repo.git("ls-tree", "sub-branch", "vendor/lib").split()[1] == "commit"
+
+
+def test_installed_command_branches_and_applies(repo: GitRepo) -> None:
+    import shutil
+    import subprocess
+
+    import gitml
+
+    exe = shutil.which("gitml")
+    assert exe is not None, "the gitml entry point is installed by `pip install -e .`"
+    (repo / "README.md").write_text("# from the run\n")
+    with gitml.start_run(name="cli-run"):
+        pass
+    repo.git("checkout", "-q", "--", "README.md")
+    done = subprocess.run([exe, "exp", "branch", "cli-run", "from-cli"], cwd=repo.path,
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0 and done.stdout.startswith("branch from-cli created at"), done
+    done = subprocess.run([exe, "exp", "apply", "cli-run"], cwd=repo.path, capture_output=True,
+                          text=True)  # fmt: skip
+    assert done.returncode == 0 and (repo / "README.md").read_text() == "# from the run\n"
+    done = subprocess.run([exe, "branch", "cli-run", "from-cli"], cwd=repo.path,
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr == (
+        "Error: branch 'from-cli' already exists; choose another name, or --force to move it\n"
+    )
