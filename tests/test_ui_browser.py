@@ -215,6 +215,13 @@ def test_run_page_with_a_long_history_and_child_runs(page: Any, repo: Any) -> No
         assert rows.count() == 2
         assert rows.locator("td a").all_inner_texts() == ["trial-a", "trial-b"]
         shot(page, "run-page-children-sampled")
+        page.goto(server.base)
+        wait_rows(page, 3)
+        marks = page.locator("#runs a.child-of")
+        assert marks.count() == 2  # the two child rows point at their parent
+        assert marks.first.get_attribute("href") == f"/runs/{parent.info.run_id}"
+        page.goto(f"{server.base}runs/{parent.info.run_id}")
+        rows = page.locator("#children tbody tr")
         rows.locator("td a").first.click()
         page.wait_for_selector("#run-name")
         page.wait_for_function("() => document.getElementById('run-name').textContent === 'trial-a'")

@@ -241,6 +241,8 @@
     const tr = el("tr", {class: isSelected ? "selected" : "", dataset: {runId: run.run_id, status: run.status}},
       el("td", {class: "sel"}, box),
       el("td", {title: run.run_id},
+        run.parent_run ? el("a", {class: "child-of", href: G.runUrl(run.parent_run),
+                                  title: `child of run ${run.parent_run}`}, "↳") : null,
         el("a", {href: G.runUrl(run.run_id)}, run.name || G.shortId(run.run_id)),
         el("span", {class: "sub"}, G.shortId(run.run_id)),
         run.lifecycle === "deleted" ? el("span", {class: "badge status-killed"}, "deleted") : null),
