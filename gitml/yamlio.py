@@ -75,6 +75,11 @@ class _Unplain(Exception):
 _RESOLVER = yaml.resolver.Resolver()
 _EMITTER = yaml.emitter.Emitter(io.StringIO())  # only its scalar analysis is used
 _STR_TAG = "tag:yaml.org,2002:str"
+# First characters of PyYAML's implicit (non-string) scalars: digits, signs, '.', '<',
+# '=', '~' and the letters of true/false/yes/no/on/off/null
+_IMPLICIT_FIRST = frozenset(
+    ch for ch, resolvers in yaml.resolver.Resolver.yaml_implicit_resolvers.items() if ch is not None
+)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -174,6 +179,10 @@ def _plain_value(text: str) -> Any:
     """A plain scalar's value (immutable, so cached: keys and common values repeat)."""
     if ": " in text or " #" in text or text[0] in "-?:" and (len(text) == 1 or text[1] == " "):
         raise _Unplain  # a comment, a nested mapping or sequence, or an indicator: PyYAML's
+    if _INT.match(text):  # what the int resolver reads the same way, without asking it
+        return int(text)
+    if text[0] not in _IMPLICIT_FIRST:  # no implicit type starts so: a string
+        return text
     tag = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False))
     if tag == _STR_TAG:
         return text
