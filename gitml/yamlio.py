@@ -210,8 +210,8 @@ def _fast_load(text: str) -> Any:
         m = _LINE.match(line)
         if m is None:
             raise _Unplain
-        indent = len(m.group(1))
-        item, key, value = m.group(2), m.group(3), m.group(4)
+        spaces, item, key, value = m.groups()
+        indent = len(spaces)
         if pending is not None:
             p_indent, p_dict, p_key = pending
             pending = None
