@@ -56,25 +56,34 @@ def _valid(summary: Any, commit: str) -> bool:
     )
 
 
-def summaries(store: Store) -> list[dict[str, Any]]:
+def read_summaries(store: Store, commits: list[str]) -> dict[str, Any]:
+    """The summaries of run commits, read in one batch; non-run or damaged commits left out."""
+    fresh: dict[str, Any] = {}
+    docs = store.read_paths(commits, SUMMARY_FILES)
+    for commit in commits:
+        found = {n: docs[(commit, n)] for n in SUMMARY_FILES if (commit, n) in docs}
+        if "run.yaml" not in found:
+            continue  # a ref to something that is not a run commit: skip it
+        try:
+            fresh[commit] = RunRecord.from_documents(commit, found).summary()
+        except (KeyError, ValueError, TypeError, AttributeError, YAMLError):
+            continue  # damaged run files: listed once they are readable
+    return fresh
+
+
+def summaries(store: Store, known: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """The summary of every run ref, from the cache where the commit id matches.
 
-    Runs missing from the cache are read in one batch (``Store.read_paths``).
+    Runs missing from the cache are taken from ``known`` (summaries already read, e.g.
+    from the remote a pull takes them from) or read in one batch (``Store.read_paths``).
     """
     refs = store.list_refs(RUN_REF)
     cached = _read(store)
     missing = [c for c in dict.fromkeys(refs.values()) if not _valid(cached.get(c), c)]
-    fresh: dict[str, Any] = {}
-    if missing:
-        docs = store.read_paths(missing, SUMMARY_FILES)
-        for commit in missing:
-            found = {n: docs[(commit, n)] for n in SUMMARY_FILES if (commit, n) in docs}
-            if "run.yaml" not in found:
-                continue  # a ref to something that is not a run commit: skip it
-            try:
-                fresh[commit] = RunRecord.from_documents(commit, found).summary()
-            except (KeyError, ValueError, TypeError, AttributeError, YAMLError):
-                continue  # damaged run files: listed once they are readable
+    fresh = {c: known[c] for c in missing if known and _valid(known.get(c), c)}
+    unread = [c for c in missing if c not in fresh]
+    if unread:
+        fresh.update(read_summaries(store, unread))
     out: list[dict[str, Any]] = []
     for commit in refs.values():
         summary = fresh.get(commit) or cached.get(commit)

@@ -894,13 +894,56 @@ def test_cli_ls_and_rm_remote(tmp_path: Path) -> None:
     assert code == 1 and "remote 'nowhere' is not configured; this repository has: origin" in out
 
 
-def test_many_runs_from_a_path_remote_come_through_fetch_pack(tmp_path: Path) -> None:
+def test_many_runs_from_a_path_remote_come_through_fetch_pack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gitml import index
+    from gitml.remote import sync
+
     bare = bare_repo(tmp_path / "remote.git")
     a, b = clone(tmp_path, "a", str(bare)), clone(tmp_path, "b", str(bare))
     made = {new_run(a, lr=i) for i in range(60)}  # more than 50 refs: `git fetch-pack --stdin`
     remote.push(store_of(a))
+    read_from: list[str] = []
+    original = index.read_summaries
+
+    def spy(store: Store, commits: list[str]) -> dict[str, object]:
+        read_from.append(store.gitdir)
+        return original(store, commits)
+
+    monkeypatch.setattr(index, "read_summaries", spy)
+    monkeypatch.setattr(sync._ReadAhead, "MIN_RUNS", 50)
     report = remote.pull(store_of(b))
     assert {c.ref.rsplit("/", 1)[-1] for c in report.changes} == made
     assert run_refs(b.path) == run_refs(a.path)
     assert {runs.load(store_of(b), rid).params["lr"] for rid in made} == set(range(60))
+    # the listing cache was read ahead from the remote while git fetched, and only there
+    assert read_from == [str(bare)], read_from
+    monkeypatch.setattr(index, "read_summaries", original)
+    cached = {s["run_id"]: s for s in index.summaries(store_of(b))}
+    commits = list(run_refs(b.path).values())
+    assert cached == {s["run_id"]: s for s in original(store_of(b), commits).values()}
     fsck(b.path)
+
+
+def test_a_remote_that_cannot_be_read_ahead_still_fills_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gitml import index
+    from gitml.remote import sync
+
+    bare = bare_repo(tmp_path / "remote.git")
+    a, b = clone(tmp_path, "a", str(bare)), clone(tmp_path, "b", str(bare))
+    made = {new_run(a, lr=i) for i in range(5)}
+    remote.push(store_of(a))
+    original = index.read_summaries
+
+    def failing_on_the_remote(store: Store, commits: list[str]) -> dict[str, object]:
+        if store.gitdir == str(bare):
+            raise OSError("unreadable")
+        return original(store, commits)
+
+    monkeypatch.setattr(index, "read_summaries", failing_on_the_remote)
+    monkeypatch.setattr(sync._ReadAhead, "MIN_RUNS", 1)
+    remote.pull(store_of(b))
+    assert {s["run_id"] for s in index.summaries(store_of(b))} == made

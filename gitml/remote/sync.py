@@ -333,6 +333,7 @@ def pull(
     differing = {r: s for r, s in theirs.items() if local.get(r) != s}
     absent = store.missing(differing.values())
     missing = {r: s for r, s in differing.items() if s in absent}
+    ahead = _ReadAhead.start(target, [s for r, s in missing.items() if r.startswith(RUN_REF)])
     if missing:
         transport.fetch(missing)
         still = store.missing(missing.values())
@@ -392,8 +393,47 @@ def pull(
     written = {c.ref: c.new for c in report.changes if c.new}
     _save_sync_bases(store, target, {**local, **written}, theirs)
     if report.changes:
-        index.summaries(store)  # refresh the listing cache
+        index.summaries(store, known=ahead.result())  # refresh the listing cache
     return report
+
+
+class _ReadAhead:
+    """Summaries of the runs a pull takes, read from a remote on this machine while git
+    fetches their objects: the second core parses YAML instead of waiting for the fetch.
+    Anything that goes wrong only means the listing cache reads them locally afterwards.
+    """
+
+    MIN_RUNS = 100  # below this, the thread costs more than it saves
+
+    def __init__(self) -> None:
+        self.thread: Any = None
+        self.found: dict[str, Any] = {}
+
+    @classmethod
+    def start(cls, target: Any, commits: list[str]) -> _ReadAhead:
+        import threading
+
+        ahead = cls()
+        path = target.local_path
+        if path is None or len(commits) < cls.MIN_RUNS:
+            return ahead
+
+        def read() -> None:
+            from .. import index
+
+            try:
+                ahead.found = index.read_summaries(Store(*Store.locate(path)), commits)
+            except Exception:  # noqa: BLE001 - a remote we cannot read ahead: read locally
+                ahead.found = {}
+
+        ahead.thread = threading.Thread(target=read, name="gitml-read-ahead", daemon=True)
+        ahead.thread.start()
+        return ahead
+
+    def result(self) -> dict[str, Any]:
+        if self.thread is not None:
+            self.thread.join(timeout=60)
+        return self.found if self.thread is None or not self.thread.is_alive() else {}
 
 
 def _lfs_pending(store: Store, add: list[str] | None = None, clear: bool = False) -> set[str]:
