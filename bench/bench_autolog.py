@@ -100,6 +100,9 @@ def run_worker(tool: str, repeat: int, log_models: bool = True) -> dict[str, flo
 
 
 def main() -> None:
+    from _bytecode import compile_gitml
+
+    compile_gitml()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--worker", choices=["gitml", "mlflow"])

@@ -120,6 +120,9 @@ def code_trees(path: Path) -> tuple[str, str]:
 
 
 def main() -> None:
+    from _bytecode import compile_gitml
+
+    compile_gitml()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--runs", type=int, default=1000, help="runs in the repository (default 1000)"

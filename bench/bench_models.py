@@ -303,6 +303,9 @@ def ratio(a: float, b: float) -> str:
 
 
 def main() -> None:
+    from _bytecode import compile_gitml
+
+    compile_gitml()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=5.0, help="duration of each serving run")
     ap.add_argument(

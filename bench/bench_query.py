@@ -265,6 +265,9 @@ def report(figures: dict[str, float]) -> None:
 
 
 def main() -> None:
+    from _bytecode import compile_gitml
+
+    compile_gitml()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=None, help="keep repositories here")
     parser.add_argument("--small", type=int, default=200, help="runs for search_runs")

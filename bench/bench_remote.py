@@ -108,6 +108,9 @@ def workload(root: Path, name: str, n: int, artifact: int, repeat: int = 3) -> d
 
 
 def main() -> None:
+    from _bytecode import compile_gitml
+
+    compile_gitml()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--workdir", default="/tmp/gitml-bench-remote")

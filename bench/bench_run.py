@@ -121,6 +121,9 @@ def bench_dvc(dvc: str, src: str, work: str, runs: int) -> list[float] | None:
 
 
 def main() -> None:
+    from _bytecode import compile_gitml
+
+    compile_gitml()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--files", type=int, default=2000)

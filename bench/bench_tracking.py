@@ -106,6 +106,9 @@ def measure(tool: str, workload: str) -> tuple[float, float]:
 
 
 def main() -> None:
+    from _bytecode import compile_gitml
+
+    compile_gitml()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="measurements per figure (median)")
     parser.add_argument("--only", choices=sorted(WORKLOADS), action="append", help="workload(s)")

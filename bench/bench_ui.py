@@ -145,6 +145,9 @@ def bench_page(base: str) -> dict[str, float] | None:
 
 
 def main() -> None:
+    from _bytecode import compile_gitml
+
+    compile_gitml()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--keep", help="build (or reuse) the repository in this folder")
