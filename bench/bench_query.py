@@ -13,7 +13,9 @@ What is measured (runs have 10 params and 5 metrics):
   ordering, both as pandas DataFrames, measured in this same process;
 - ``gitml ls`` as a whole process (interpreter start included) over 1,000 runs with a warm
   cache, a deleted cache, and a fresh clone (refs fetched with git, no cache);
-- ``gitml ls`` over 10,000 runs with a warm cache.
+- ``gitml ls`` over 10,000 runs with a warm cache;
+- with DVC installed (``DVC=/path/to/dvc`` or on PATH), ``dvc exp show`` over 100 saved
+  experiments (10 params, 5 metrics each) against ``gitml ls`` over 100 such runs.
 
 Targets (issue 4): search_runs < 0.05 s; ls 1,000 warm < 0.5 s, cold < 1.5 s; 10,000 warm
 < 1.5 s. Generated repositories are kept in ``--workdir`` and reused when present.
@@ -233,6 +235,59 @@ def bench_ls(workdir: Path, count: int, workers: int, cold: bool) -> dict[str, f
     return figures
 
 
+def find_dvc() -> str | None:
+    return os.environ.get("DVC") or shutil.which("dvc")
+
+
+def bench_dvc_show(workdir: Path, count: int, workers: int) -> dict[str, float]:
+    """``dvc exp show`` over ``count`` saved experiments against ``gitml ls`` over as many
+    runs, both warm, both whole processes (DVC from ``$DVC`` or PATH; skipped without)."""
+    dvc = find_dvc()
+    if dvc is None or count <= 0:
+        print("dvc exp show: DVC not installed (set DVC=/path/to/dvc); skipped")
+        return {}
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    path = workdir / f"dvc-{count}"
+    marker = path / ".git" / "bench-complete"
+    if not marker.exists():
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True)
+        start = time.perf_counter()
+        git_env = {**env, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@x",
+                   "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@x"}  # fmt: skip
+        subprocess.run(["git", "init", "-q"], cwd=path, check=True)
+        subprocess.run([dvc, "init", "-q"], cwd=path, check=True, env=env)
+        (path / "dvc.yaml").write_text("params:\n- params.yaml\nmetrics:\n- metrics.json\n")
+        rng = random.Random(7)
+
+        def write(i: int) -> None:
+            params = "".join(f"p{j}: {i * 10 + j}\n" for j in range(10))
+            (path / "params.yaml").write_text(params)
+            metrics = ", ".join(f'"m{j}": {rng.random():.6f}' for j in range(5))
+            (path / "metrics.json").write_text("{" + metrics + "}\n")
+
+        write(0)
+        subprocess.run(["git", "add", "-A"], cwd=path, check=True, env=git_env)
+        subprocess.run(["git", "commit", "-qm", "baseline"], cwd=path, check=True, env=git_env)
+        for i in range(1, count + 1):
+            write(i)
+            subprocess.run([dvc, "exp", "save", "-q", "-n", f"exp-{i}"], cwd=path, check=True,
+                           env=git_env, capture_output=True)  # fmt: skip
+        marker.write_text("ok\n")
+        print(f"  saved {count} DVC experiments in {time.perf_counter() - start:.1f} s")
+    show = [dvc, "exp", "show", "--no-pager", "--json"]
+    subprocess.run(show, cwd=path, check=True, env=env, capture_output=True)  # warm-up
+    figures = {
+        f"DVC exp show, {count:,} experiments, warm": median_time(
+            lambda: subprocess.run(show, cwd=path, check=True, env=env, capture_output=True), 3
+        )
+    }
+    repo = gitml_repo(workdir, count, workers)
+    run_ls(repo)
+    figures[f"gitml ls, {count:,} runs, warm cache"] = median_time(lambda: run_ls(repo), 5)
+    return figures
+
+
 def report(figures: dict[str, float]) -> None:
     targets = {
         "gitml search_runs": 0.05,
@@ -262,6 +317,13 @@ def report(figures: dict[str, float]) -> None:
     large = figures.get("gitml ls, 10,000 runs, warm cache")
     if warm and large:
         print(f"gitml ls warm: 10,000 runs cost {large / warm:.1f}x 1,000 runs")
+    for name, seconds in figures.items():
+        if name.startswith("DVC exp show, "):
+            count = name.split(", ")[1].split()[0]
+            ours = figures.get(f"gitml ls, {count} runs, warm cache")
+            if ours:
+                print(f"gitml ls over {count} runs: {seconds / ours:.1f}x faster than "
+                      f"`dvc exp show` over as many experiments")  # fmt: skip
 
 
 def main() -> None:
@@ -274,6 +336,8 @@ def main() -> None:
     parser.add_argument("--medium", type=int, default=1000, help="runs for ls warm/cold")
     parser.add_argument("--large", type=int, default=10000, help="runs for ls warm (0: skip)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--dvc", type=int, default=100,
+                        help="DVC experiments for `dvc exp show` (0: skip; needs DVC)")  # fmt: skip
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="gitml-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -283,6 +347,7 @@ def main() -> None:
     figures.update(bench_ls(workdir, args.medium, args.workers, cold=True))
     if args.large:
         figures.update(bench_ls(workdir, args.large, args.workers, cold=False))
+    figures.update(bench_dvc_show(workdir, args.dvc, args.workers))
     report(figures)
 
 
