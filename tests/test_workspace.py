@@ -201,3 +201,11 @@ def test_installed_command_branches_and_applies(repo: GitRepo) -> None:
     assert done.stderr == (
         "Error: branch 'from-cli' already exists; choose another name, or --force to move it\n"
     )
+
+
+def test_apply_in_a_bare_repository_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bare = tmp_path / "bare.git"
+    git("init", "-q", "--bare", str(bare))
+    monkeypatch.chdir(bare)
+    code, out = invoke("apply", "anything")
+    assert code == 1 and "a bare repository has no workspace to apply a run's code to" in out
