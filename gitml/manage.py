@@ -143,6 +143,7 @@ def gc(
     index.summaries(store)  # refresh the cache without the dropped runs
     if report.git is None:
         return report
+    store.wait_for_roll_up()  # one repack at a time
     report.before_kib = _object_kib(store, report.git)
     for args in (
         ["pack-refs", "--all"],

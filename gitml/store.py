@@ -262,17 +262,9 @@ class Store:
             return
         if count <= PACK_LIMIT:
             return
-        if any(proc.poll() is None for proc in _BACKGROUND):  # also reaps finished ones
-            return
+        if any(proc.poll() is None for proc in _BACKGROUND) or self._roll_up_running():
+            return  # one roll-up at a time
         marker = os.path.join(self.gitml_dir, "repack.pid")
-        try:
-            with open(marker) as f:
-                pid = int(f.read().strip())
-            if not any(proc.pid == pid for proc in _BACKGROUND):
-                os.kill(pid, 0)
-                return  # another process's roll-up is still running
-        except (OSError, ValueError):
-            pass
         git = _git_binary()
         assert git is not None
         try:
@@ -287,6 +279,33 @@ class Store:
         _BACKGROUND.append(proc)  # reaped at exit, not waited for
         with open(marker, "w") as f:
             f.write(f"{proc.pid}\n")
+
+    def wait_for_roll_up(self, timeout: float = 120.0) -> None:
+        """Wait until no background pack roll-up runs here (``gitml gc`` repacks itself)."""
+        deadline = time.monotonic() + timeout
+        while self._roll_up_running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def _roll_up_running(self) -> bool:
+        """Whether the roll-up named in ``.git/gitml/repack.pid`` still runs."""
+        for proc in _BACKGROUND:
+            proc.poll()  # reap this process's own, so a finished one is not seen alive
+        try:
+            with open(os.path.join(self.gitml_dir, "repack.pid")) as f:
+                pid = int(f.read().strip())
+        except (OSError, ValueError):
+            return False
+        if any(p.pid == pid for p in _BACKGROUND):
+            return any(p.pid == pid and p.returncode is None for p in _BACKGROUND)
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return False
+        try:  # a pid reused by another program is not a roll-up
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                return b"repack" in f.read()
+        except OSError:
+            return True  # no /proc: trust the pid
 
     def add_blob(self, data: bytes) -> str:
         return self.add_object(Blob.from_string(data))

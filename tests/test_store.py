@@ -416,3 +416,24 @@ def test_without_such_a_git_a_batch_goes_loose(
         blobs = [store.add_blob(f"loose {i}".encode()) for i in range(8)]
     objects = repo.path / ".git" / "objects"
     assert all((objects / b[:2] / b[2:]).is_file() for b in blobs)
+
+
+def test_gc_waits_for_a_running_roll_up_only(repo: GitRepo) -> None:
+    import subprocess
+    import time
+
+    store = Store.discover()
+    marker = repo.path / ".git" / "gitml" / "repack.pid"
+    roll_up = subprocess.Popen(["sh", "-c", "sleep 0.6", "git-repack"])
+    marker.parent.mkdir(exist_ok=True)
+    marker.write_text(f"{roll_up.pid}\n")
+    start = time.monotonic()
+    store.wait_for_roll_up(timeout=30)  # an exited child is a zombie: its cmdline is empty
+    assert time.monotonic() - start >= 0.4, "returned while the roll-up still ran"
+    assert roll_up.wait(timeout=5) == 0
+    marker.write_text(f"{os.getpid()}\n")  # a live pid that is no roll-up (reused)
+    start = time.monotonic()
+    store.wait_for_roll_up(timeout=30)
+    assert time.monotonic() - start < 1
+    marker.write_text("garbage\n")
+    store.wait_for_roll_up(timeout=30)  # an unreadable marker is no roll-up
