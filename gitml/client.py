@@ -130,6 +130,31 @@ class Client:
     def log_artifacts(self, run: str, local_dir: str, artifact_path: str | None = None) -> None:
         self._write(run, lambda w: log_artifacts_to(w, local_dir, artifact_path))
 
+    def log_text(self, run: str, text: str, artifact_file: str) -> None:
+        self._write(run, lambda w: text_artifact(w, text, artifact_file))
+
+    def log_dict(self, run: str, dictionary: Any, artifact_file: str) -> None:
+        self._write(run, lambda w: dict_artifact(w, dictionary, artifact_file))
+
+    def log_figure(self, run: str, figure: Any, artifact_file: str,
+                   *, save_kwargs: dict[str, Any] | None = None) -> None:  # fmt: skip
+        from .media import figure_bytes
+
+        data = figure_bytes(figure, artifact_file, save_kwargs)
+        self._write(run, lambda w: text_artifact(w, data, artifact_file))
+
+    def log_image(self, run: str, image: Any, artifact_file: str) -> None:
+        from .media import image_bytes
+
+        data = image_bytes(image, artifact_file)
+        self._write(run, lambda w: text_artifact(w, data, artifact_file))
+
+    def log_table(self, run: str, data: Any, artifact_file: str) -> None:
+        from .media import table_json
+
+        text = table_json(data)
+        self._write(run, lambda w: text_artifact(w, text, artifact_file))
+
     def log_model_dir(self, run: str, local_dir: str, name: str) -> None:
         """Store a model directory at ``models/<name>/`` of the run's tree."""
         keys.validate_key(name, "model name")

@@ -374,6 +374,33 @@ def log_dict(dictionary: Any, artifact_file: str) -> None:
     dict_artifact(_require(lambda: _check_artifact_file(artifact_file)), dictionary, artifact_file)
 
 
+def log_figure(figure: Any, artifact_file: str, *, save_kwargs: dict[str, Any] | None = None) -> None:
+    """Store a matplotlib or plotly figure as ``artifact_file`` (png, svg, pdf, html...)."""
+    from .media import figure_bytes
+
+    _check_artifact_file(artifact_file)
+    data = figure_bytes(figure, artifact_file, save_kwargs)
+    text_artifact(_require(), data, artifact_file)
+
+
+def log_image(image: Any, artifact_file: str) -> None:
+    """Store a numpy array (0–255 integers or 0–1 floats) or a PIL image as ``artifact_file``."""
+    from .media import image_bytes
+
+    _check_artifact_file(artifact_file)
+    data = image_bytes(image, artifact_file)
+    text_artifact(_require(), data, artifact_file)
+
+
+def log_table(data: Any, artifact_file: str) -> None:
+    """Store a dict of columns or a DataFrame as MLflow's table JSON (``artifact_file``)."""
+    from .media import table_json
+
+    _check_artifact_file(artifact_file)
+    text = table_json(data)
+    text_artifact(_require(), text, artifact_file)
+
+
 def get_run(run_id: str) -> Run:
     """A run by id, unique prefix or name (the active run's pending data is written first)."""
     for run in list(_open.values()):
