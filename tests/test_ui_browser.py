@@ -200,6 +200,7 @@ def test_run_page_with_a_long_history_and_child_runs(page: Any, repo: Any) -> No
     with gitml.start_run(run_name="sweep") as parent:
         for step in range(20_000):
             gitml.log_metric("loss", 1.0 / (step + 1), step=step)
+        gitml.log_table({"fold": [1, 2], "acc": [0.91, 0.93]}, "folds.json")
         for name in ("trial-a", "trial-b"):
             with gitml.start_run(run_name=name, nested=True):
                 gitml.log_param("lr", 0.1)
@@ -211,6 +212,10 @@ def test_run_page_with_a_long_history_and_child_runs(page: Any, repo: Any) -> No
         assert chart.get_attribute("data-points") == "20000"
         assert int(chart.get_attribute("data-sampled") or 0) <= 2000
         assert "20,000 points" in page.locator("p.sampled").inner_text()
+        table = page.locator('.artifact[data-path="folds.json"] .logged-table table')
+        table.wait_for()
+        assert table.locator("th").all_inner_texts() == ["fold", "acc"]
+        assert table.locator("tbody tr").nth(1).locator("td").all_inner_texts() == ["2", "0.93"]
         rows = page.locator("#children tbody tr")
         assert rows.count() == 2
         assert rows.locator("td a").all_inner_texts() == ["trial-a", "trial-b"]

@@ -234,7 +234,13 @@
       if (!response.ok) throw new Error((await response.json()).message);
       let text = await response.text();
       if (/\.json$/i.test(path)) {
-        try { text = JSON.stringify(JSON.parse(text), null, 2); } catch (e) { /* shown as it is */ }
+        let parsed = null;
+        try { parsed = JSON.parse(text); } catch (e) { /* shown as it is */ }
+        if (isTable(parsed)) {  // log_table's JSON: shown as a table
+          preview.append(tableView(parsed));
+          return;
+        }
+        if (parsed !== null) text = JSON.stringify(parsed, null, 2);
       }
       const cut = text.length > PREVIEW_CHARS;
       preview.append(el("pre", {}, cut ? text.slice(0, PREVIEW_CHARS) : text));
@@ -242,6 +248,24 @@
     } catch (err) {
       preview.append(el("p", {class: "muted"}, `Cannot show the file: ${err.message}`));
     }
+  }
+
+  const TABLE_ROWS = 200;
+
+  function isTable(value) {
+    return value !== null && typeof value === "object" && Array.isArray(value.columns)
+      && Array.isArray(value.data) && value.data.every((row) => Array.isArray(row));
+  }
+
+  function tableView(table) {
+    const rows = table.data.slice(0, TABLE_ROWS);
+    return el("div", {class: "logged-table"},
+      el("table", {class: "grid"},
+        el("thead", {}, el("tr", {}, table.columns.map((c) => el("th", {}, String(c))))),
+        el("tbody", {}, rows.map((row) => el("tr", {}, row.map((v) =>
+          el("td", {class: typeof v === "number" ? "num" : ""}, v === null ? "—" : fmt(v))))))),
+      table.data.length > TABLE_ROWS
+        ? el("p", {class: "muted"}, `first ${TABLE_ROWS} of ${table.data.length} rows`) : null);
   }
 
   function schemaTable(title, schema) {
