@@ -108,7 +108,7 @@ def upload_for(
     if path is not None:
         return _copy(store, wanted, lambda oid: lfs_object_path(store, oid),
                      lambda oid: _remote_object_path(path, oid))  # fmt: skip
-    return Endpoint.for_remote(store, remote).transfer("upload", store, wanted, progress)
+    return Endpoint.for_remote(store, remote, "upload").transfer("upload", store, wanted, progress)
 
 
 def download_for(
@@ -126,7 +126,9 @@ def download_for(
         present = {o: s for o, s in wanted.items() if os.path.exists(_remote_object_path(path, o))}
         return _copy(store, present, lambda oid: _remote_object_path(path, oid),
                      lambda oid: lfs_object_path(store, oid))  # fmt: skip
-    return Endpoint.for_remote(store, remote).transfer("download", store, wanted, progress)
+    return Endpoint.for_remote(store, remote, "download").transfer(
+        "download", store, wanted, progress
+    )
 
 
 def _remote_lfs_dir(path: str) -> str:
@@ -169,15 +171,22 @@ class Endpoint:
         self.auth = Credentials.for_url(url, gitdir)
         self.url = self.auth.clean_url.rstrip("/")
         self.remote_label = remote_label
+        self.headers: dict[str, str] = {}  # from git-lfs-authenticate (ssh remotes)
 
     @classmethod
-    def for_remote(cls, store: Store, remote: Any) -> Endpoint:
-        """``remote.<name>.lfsurl``, ``lfs.url`` (git config or ``.lfsconfig``), or derived."""
+    def for_remote(cls, store: Store, remote: Any, operation: str = "download") -> Endpoint:
+        """``remote.<name>.lfsurl``, ``lfs.url`` (git config or ``.lfsconfig``), what
+        ``git-lfs-authenticate`` answers over ssh for an ssh remote, or derived."""
         url = None
         if remote.name:
             url = store.config_get("remote", "lfsurl", remote.name)
         url = url or store.config_get("lfs", "url") or _lfsconfig(store)
         if not url:
+            found = ssh_authenticate(store, remote.push_url, operation)
+            if found is not None:
+                endpoint = cls(found[0], remote.label, store.gitdir)
+                endpoint.headers = found[1]
+                return endpoint
             url = derive_url(remote.push_url)
         if not url:
             raise RemoteError(
@@ -191,10 +200,10 @@ class Endpoint:
         import urllib.error  # only HTTP remotes need it: path remotes skip the import
         import urllib.request
 
-        hdrs = dict(headers or {})
+        hdrs = {**self.headers, **(headers or {})}
         for attempt in range(2):
             user, password = self.auth.get()
-            if user is not None and "Authorization" not in (headers or {}):
+            if user is not None and "Authorization" not in hdrs:
                 token = base64.b64encode(f"{user}:{password or ''}".encode()).decode()
                 hdrs["Authorization"] = f"Basic {token}"
             data = body if stream is None else stream
@@ -319,6 +328,35 @@ class Endpoint:
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+
+
+def ssh_authenticate(store: Store, url: str, operation: str) -> tuple[str, dict[str, str]] | None:
+    """Ask an ssh remote's host where its LFS server is, as git-lfs does:
+    ``ssh [user@]host git-lfs-authenticate <path> <operation>`` answers JSON with ``href``
+    and ``header``. None for a URL that is not ssh, or a host that has no such command.
+    """
+    import re
+    import shlex
+
+    m = re.match(r"^ssh://(?P<host>(?:[^@/]+@)?[^/:]+)(?::(?P<port>\d+))?(?P<path>/.*)$", url)
+    if m is None and "://" not in url:
+        m = re.match(r"^(?P<host>(?:[^@/]+@)?[^/:]+):(?P<port>)(?P<path>.+)$", url)
+    if m is None:
+        return None
+    ssh = os.environ.get("GIT_SSH_COMMAND") or store.config_get("core", "sshCommand") or "ssh"
+    args = [*shlex.split(ssh), *(["-p", m.group("port")] if m.group("port") else []),
+            m.group("host"), f"git-lfs-authenticate {shlex.quote(m.group('path'))} {operation}"]  # fmt: skip
+    try:
+        done = subprocess.run(args, capture_output=True, text=True, timeout=60,
+                              stdin=subprocess.DEVNULL)  # fmt: skip
+        answer = json.loads(done.stdout) if done.returncode == 0 else None
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        return None
+    if not isinstance(answer, dict) or not isinstance(answer.get("href"), str):
+        return None
+    header = answer.get("header")
+    pairs = header.items() if isinstance(header, dict) else ()
+    return answer["href"], {str(k): str(v) for k, v in pairs}
 
 
 def derive_url(url: str) -> str | None:

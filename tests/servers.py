@@ -257,10 +257,12 @@ class SshServer:
     ``url(path)`` is ``ssh://root@127.0.0.1:PORT/path``.
     """
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, commands: Path | None = None):
+        """``commands``: a folder put first on the PATH of the server's sessions."""
         self.dir = workdir
         self.port = free_port()
         self.key = workdir / "id_ed25519"
+        self.commands = commands
         self.proc: subprocess.Popen | None = None  # type: ignore[type-arg]
 
     def url(self, path: Path | str, user: str = "root") -> str:
@@ -292,6 +294,7 @@ class SshServer:
             "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
             "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
             "LogLevel ERROR\n"
+            + (f"SetEnv PATH={self.commands}:/usr/local/bin:/usr/bin:/bin\n" if self.commands else "")
         )
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # privilege separation dir
         self.proc = subprocess.Popen(

@@ -763,6 +763,58 @@ def test_lfs_batch_api_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 @pytest.mark.skipif(lfs_available() is not None, reason=str(lfs_available()))
+@pytest.mark.skipif(ssh_available() is not None, reason=str(ssh_available()))
+def test_lfs_over_ssh_through_git_lfs_authenticate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ssh remote's host names its LFS server: `git-lfs-authenticate <path> <operation>`
+    answers the href and headers, as GitHub and GitLab do over ssh."""
+    commands = tmp_path / "server-bin"
+    commands.mkdir()
+    calls = tmp_path / "authenticate.log"
+    with LfsServer(tmp_path / "lfs") as lfs:
+        script = commands / "git-lfs-authenticate"
+        script.write_text(
+            "#!/bin/sh\n"
+            f'echo "$@" >> {calls}\n'
+            f"printf '{{\"href\": \"{lfs.url()}\", \"header\": {{\"X-Via\": \"ssh\"}}}}'\n"
+        )
+        script.chmod(0o755)
+        with SshServer(tmp_path / "sshd", commands=commands) as sshd:
+            monkeypatch.setenv("GIT_SSH_COMMAND", sshd.ssh_command())
+            bare = bare_repo(tmp_path / "remote.git")
+            a, b = clone(tmp_path, "a", sshd.url(bare)), clone(tmp_path, "b", sshd.url(bare))
+            rid, data = _lfs_run(a, tmp_path, monkeypatch)
+            report = remote.push(store_of(a))
+            assert report.lfs_objects == 1 and report.lfs_bytes == 5000
+            stored = [p for p in lfs.storage.rglob("*") if p.is_file()]
+            assert [p.read_bytes() for p in stored] == [data]
+            report = remote.pull(store_of(b))
+            assert report.lfs_objects == 1 and _artifact(b, rid) == data
+    assert calls.read_text().splitlines() == [f"{bare} upload", f"{bare} download"]
+    fsck(bare)
+
+
+@pytest.mark.skipif(ssh_available() is not None, reason=str(ssh_available()))
+def test_ssh_remote_without_git_lfs_authenticate_falls_back_to_https(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gitml.lfs import derive_url, ssh_authenticate
+
+    with SshServer(tmp_path / "sshd") as sshd:  # no git-lfs-authenticate on this host
+        monkeypatch.setenv("GIT_SSH_COMMAND", sshd.ssh_command())
+        bare = bare_repo(tmp_path / "remote.git")
+        a = clone(tmp_path, "a", sshd.url(bare))
+        assert ssh_authenticate(store_of(a), sshd.url(bare), "upload") is None
+        _lfs_run(a, tmp_path, monkeypatch)
+        with pytest.raises(RemoteError, match=r"cannot reach the LFS server https://127\.0\.0\.1/"):
+            remote.push(store_of(a))
+        assert remote_refs(bare) == {}, "no run is pushed without its LFS content"
+    assert ssh_authenticate(store_of(a), "https://host/x.git", "upload") is None  # not ssh
+    assert derive_url("git@host.example:team/runs") == "https://host.example/team/runs.git/info/lfs"
+
+
+@pytest.mark.skipif(lfs_available() is not None, reason=str(lfs_available()))
 def test_refs_that_move_during_the_lfs_upload(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
