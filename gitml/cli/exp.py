@@ -10,6 +10,7 @@ from . import LazyGroup
 EXP_COMMANDS = {
     "run": "run:run",
     "show": "ls:ls",
+    "list": "ls:ls",
     "diff": "diff:diff",
     "push": "remote:push",
     "pull": "remote:pull",
@@ -26,7 +27,7 @@ class ExpGroup(LazyGroup):
 @click.group(cls=ExpGroup)
 def exp() -> None:
     """DVC's names for gitml's commands: `exp run` is `gitml run`, `exp show` is
-    `gitml ls`, `exp diff` is `gitml diff`, `exp push`/`exp pull` are `gitml push`/
+    `gitml ls` (and so is `exp list`), `exp diff` is `gitml diff`, `exp push`/`exp pull` are `gitml push`/
     `gitml pull`, `exp remove` is `gitml rm`, `exp branch` is `gitml branch`, `exp apply`
     is `gitml apply`.
     """
