@@ -247,6 +247,49 @@ def test_long_history_is_sampled_and_children_are_listed(repo: GitRepo) -> None:
     assert code == 0 and "Traceback" not in err
 
 
+def _double(x: object) -> object:
+    return x
+
+
+def test_models_registry_api(repo: GitRepo) -> None:
+    import gitml
+    from gitml.models import registry
+
+    with gitml.start_run(run_name="trainer") as run:
+        gitml.pyfunc.log_model(_double, "model", registered_model_name="churn")
+        gitml.pyfunc.log_model(_double, "model2", registered_model_name="churn")
+    registry.set_alias("churn", "champion", 1)
+    server = UI(repo.path)
+    try:
+        status, data = server.json("/api/models")
+        assert status == 200
+        assert data["models"] == [{
+            "name": "churn", "versions": 2, "latest": 2, "updated": data["models"][0]["updated"],
+            "aliases": {"champion": 1}, "flavors": ["python_function"],
+        }]  # fmt: skip
+        status, data = server.json("/api/models/churn")
+        assert status == 200 and [v["version"] for v in data["versions"]] == [2, 1]
+        first = data["versions"][1]
+        assert first["aliases"] == ["champion"] and first["uri"] == "models:/churn/1"
+        assert first["run_id"] == run.info.run_id and first["source"].endswith("/model")
+        status, err = server.json("/api/models/nosuch")
+        assert status == 404 and "no registered model 'nosuch'" in err["message"]
+        assert "registered: churn" in err["message"]
+        status, _, body = server.get("/models")
+        assert status == 200 and b'src="/static/models.js"' in body
+    finally:
+        code, err_text = server.stop()
+    assert code == 0 and "Traceback" not in err_text
+
+
+def test_models_api_of_an_empty_registry(repo: GitRepo) -> None:
+    server = UI(repo.path)
+    try:
+        assert server.json("/api/models") == (200, {"models": []})
+    finally:
+        server.stop()
+
+
 # --------------------------------------------------------------------------- files
 
 

@@ -235,6 +235,39 @@ def test_run_page_with_a_long_history_and_child_runs(page: Any, repo: Any) -> No
         server.stop()
 
 
+def _identity(x: Any) -> Any:
+    return x
+
+
+def test_models_page(page: Any, repo: Any) -> None:
+    import gitml
+    from gitml.models import registry
+
+    server = UI(repo.path)
+    try:
+        page.goto(f"{server.base}models")
+        page.wait_for_selector("#no-models")
+        assert "No registered models yet." in page.locator("#no-models").inner_text()
+        with gitml.start_run(run_name="trainer") as run:
+            gitml.pyfunc.log_model(_identity, "model", registered_model_name="churn")
+            gitml.pyfunc.log_model(_identity, "model2", registered_model_name="churn")
+        registry.set_alias("churn", "champion", 1)
+        page.goto(server.base)
+        page.click("header nav >> text=Models")
+        page.wait_for_url("**/models")
+        rows = page.locator('table.versions[data-model="churn"] tbody tr')
+        rows.first.wait_for()
+        assert rows.count() == 2
+        assert rows.nth(0).locator("td").first.inner_text() == "2"
+        assert rows.nth(1).locator(".badge.alias").inner_text() == "@champion"
+        assert rows.nth(1).locator("td").last.inner_text() == "models:/churn/1"
+        shot(page, "models")
+        rows.nth(1).locator(f'a[href="/runs/{run.info.run_id}"]').click()
+        page.wait_for_function("() => document.getElementById('run-name')?.textContent === 'trainer'")
+    finally:
+        server.stop()
+
+
 def test_run_without_metrics(page: Any, served: tuple[UI, dict[str, str]]) -> None:
     ui, ids = served
     page.goto(f"{ui.base}runs/{ids['gamma/γ 1'][:8]}")

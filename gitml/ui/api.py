@@ -467,3 +467,33 @@ def code_diff(store: Store, a: str, b: str) -> dict[str, Any]:
     out = diff.diff(store, a, b, code=True)
     out["code"] = _cut_patch(out["code"])
     return out
+
+
+# --------------------------------------------------------------------------- models
+
+
+def models(store: Store) -> dict[str, Any]:
+    """The registry: every model with its number of versions, latest one and aliases."""
+    from ..models import registry
+
+    out = []
+    for name in registry.list_names(store.root or store.gitdir):
+        versions = registry.list_versions(name, store.root or store.gitdir)
+        latest = versions[-1]
+        out.append({
+            "name": name,
+            "versions": len(versions),
+            "latest": latest.version,
+            "updated": latest.created,
+            "aliases": registry.aliases(name, store=store),
+            "flavors": list(latest.flavors),
+        })  # fmt: skip
+    return {"models": out}
+
+
+def model(store: Store, name: str) -> dict[str, Any]:
+    """Every version of model ``name``, newest first (ModelError when none is registered)."""
+    from ..models import registry
+
+    versions = registry.list_versions(name, store.root or store.gitdir)
+    return {"name": name, "versions": [v.to_dict() for v in reversed(versions)]}

@@ -16,6 +16,8 @@ Routes (all GET/HEAD; the app is read-only)::
     /api/runs/<run>/code-diff           code snapshot vs the baseline commit
     /api/compare?runs=A,B[,C...]        params/metrics/tags side by side
     /api/diff?a=A&b=B                   ``gitml diff A B --code`` as JSON
+    /api/models                         registered models (versions, latest, aliases)
+    /api/models/<name>                  every version of one model
 
 API errors are JSON ``{"error_code", "message"}``: 400 bad request (a malformed filter,
 a path escaping the run), 404 unknown run/file/endpoint, 405 other methods.
@@ -41,13 +43,14 @@ from ..errors import (
     GitmlError,
     InvalidKey,
     InvalidValue,
+    ModelError,
     RunNotFound,
 )
 from ..store import Store
 from . import DEFAULT_HOST, DEFAULT_PORT, api
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
-PAGES = {"/": "index.html", "/compare": "compare.html"}
+PAGES = {"/": "index.html", "/compare": "compare.html", "/models": "models.html"}
 STATIC_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".css": "text/css; charset=utf-8",
@@ -270,6 +273,13 @@ class UIHandler(BaseHTTPRequestHandler):
         elif seg == ["compare"]:
             texts = [t for item in params.get("runs", []) for t in item.split(",")]
             self._json(api.compare(store, texts))
+        elif seg == ["models"]:
+            self._json(api.models(store))
+        elif len(seg) == 2 and seg[0] == "models":
+            try:
+                self._json(api.model(store, seg[1]))
+            except ModelError as exc:  # an unknown (or impossible) model name
+                self._error(404, "NOT_FOUND", str(exc))
         elif seg == ["diff"]:
             a, b = _one(params, "a"), _one(params, "b")
             if not a or not b:

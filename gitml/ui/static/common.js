@@ -293,7 +293,8 @@ const G = (() => {
     const nav = el("header", {class: "top"},
       el("a", {href: "/", class: "brand"}, "gitml"),
       el("nav", {},
-        el("a", {href: "/", class: active === "runs" ? "active" : ""}, "Runs")));
+        el("a", {href: "/", class: active === "runs" ? "active" : ""}, "Runs"),
+        el("a", {href: "/models", class: active === "models" ? "active" : ""}, "Models")));
     document.body.prepend(nav);
   }
 
