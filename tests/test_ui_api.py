@@ -277,6 +277,12 @@ def test_models_registry_api(repo: GitRepo) -> None:
         assert "registered: churn" in err["message"]
         status, _, body = server.get("/models")
         assert status == 200 and b'src="/static/models.js"' in body
+        status, detail = server.json(f"/api/runs/{run.info.run_id}")
+        by_name = {m["name"]: m["registered"] for m in detail["models"]}
+        assert by_name == {
+            "model": [{"name": "churn", "version": 1, "aliases": ["champion"]}],
+            "model2": [{"name": "churn", "version": 2, "aliases": []}],
+        }
     finally:
         code, err_text = server.stop()
     assert code == 0 and "Traceback" not in err_text

@@ -264,6 +264,10 @@ def test_models_page(page: Any, repo: Any) -> None:
         shot(page, "models")
         rows.nth(1).locator(f'a[href="/runs/{run.info.run_id}"]').click()
         page.wait_for_function("() => document.getElementById('run-name')?.textContent === 'trainer'")
+        registered = page.locator('.model[data-model="model"] p.registered')
+        assert registered.inner_text() == "Registered as churn v1 @champion"
+        registered.locator("a").click()
+        page.wait_for_url("**/models?name=churn")
     finally:
         server.stop()
 

@@ -297,6 +297,10 @@
           el("code", {}, m.uri), " ",
           el("a", {href: G.fileUrl(detail.id, "models", `${m.name}/MLmodel`, false)}, "MLmodel")),
         m.created ? el("p", {class: "muted"}, `created ${m.created}`) : null,
+        (m.registered || []).length ? el("p", {class: "registered"}, "Registered as ",
+          m.registered.map((r, i) => [i ? ", " : "",
+            el("a", {href: `/models?name=${encodeURIComponent(r.name)}`}, `${r.name} v${r.version}`),
+            r.aliases.map((a) => [" ", el("span", {class: "badge alias"}, `@${a}`)])])) : null,
         sig ? [schemaTable("Inputs", sig.inputs), schemaTable("Outputs", sig.outputs), schemaTable("Params", sig.params)]
           : el("p", {class: "muted"}, "No signature.")));
     }
