@@ -946,6 +946,21 @@ def test_cli_ls_and_rm_remote(tmp_path: Path) -> None:
     assert code == 1 and "remote 'nowhere' is not configured; this repository has: origin" in out
 
 
+def test_dvc_style_exp_push_and_pull_all(tmp_path: Path) -> None:
+    bare = bare_repo(tmp_path / "remote.git")
+    a, b = clone(tmp_path, "a", str(bare)), clone(tmp_path, "b", str(bare))
+    rid = new_run(a)
+    code, out = invoke(a, "exp", "push", "origin", "-A")
+    assert code == 0 and "pushed 1 run(s)" in out, out
+    code, out = invoke(b, "exp", "pull", "origin", "-A")
+    assert code == 0 and f"run {rid[:8]}" in out, out
+    assert run_refs(b.path) == run_refs(a.path)
+    code, out = invoke(b, "pull", "-A", rid[:8])
+    assert code == 2 and "--all cannot be combined with RUN names" in out
+    code, out = invoke(b, "fetch", "--all")
+    assert code == 0 and "nothing new from origin" in out
+
+
 def test_many_runs_from_a_path_remote_come_through_fetch_pack(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

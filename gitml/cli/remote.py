@@ -64,7 +64,8 @@ def _skipped(store: Store, skipped: list[tuple[str, str]]) -> None:
 @click.command()
 @click.argument("args", nargs=-1, metavar="[REMOTE] [RUN]...")
 @click.option("-e", "--experiment", multiple=True, help="Push the runs of this experiment.")
-@click.option("--all", "all_", is_flag=True, help="Push every run and model ref (the default).")
+@click.option("--all", "-A", "all_", is_flag=True,
+              help="Push every run and model ref (the default; -A as in `dvc exp push -A`).")
 @click.option(
     "--force", is_flag=True, help="Overwrite diverged runs on the remote with this side's."
 )
@@ -122,12 +123,14 @@ def push(args: tuple[str, ...], experiment: tuple[str, ...], all_: bool, force: 
 
 
 def _pull_like(lfs: bool) -> Callable[..., None]:
-    def command(args: tuple[str, ...], force: bool, progress: bool | None) -> None:
+    def command(args: tuple[str, ...], all_: bool, force: bool, progress: bool | None) -> None:
         from .. import remote as remote_mod
         from ..errors import RemoteError, RunNotFound
 
         store = Store.discover()
         where, words = _split(store, args)
+        if all_ and words:
+            raise click.UsageError("--all cannot be combined with RUN names")
         show = _progress(progress)
         fn = remote_mod.pull if lfs else remote_mod.fetch
         try:
@@ -160,15 +163,17 @@ def _pull_like(lfs: bool) -> Callable[..., None]:
 
 _args = click.argument("args", nargs=-1, metavar="[REMOTE] [RUN]...")
 _force = click.option("--force", is_flag=True, help="Take the remote's version of diverged runs.")
+_all = click.option("--all", "-A", "all_", is_flag=True,
+                    help="Every run and model ref of the remote (the default; -A as in DVC).")  # fmt: skip
 
 pull = click.command(
     "pull",
     help="Bring runs (all, or the named RUNs: ids, prefixes or names of the remote's runs) "
     "from a git remote (default origin), with their LFS artifacts.",
-)(_args(_force(_progress_option(_pull_like(lfs=True)))))
+)(_args(_all(_force(_progress_option(_pull_like(lfs=True))))))
 
 fetch = click.command(
     "fetch",
     help="Like pull, but git refs and objects only: LFS artifacts stay on the remote "
     "until `gitml pull`.",
-)(_args(_force(_progress_option(_pull_like(lfs=False)))))
+)(_args(_all(_force(_progress_option(_pull_like(lfs=False))))))
