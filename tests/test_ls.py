@@ -418,3 +418,12 @@ def test_runs_of_a_remote(
     document = json.loads(ls("--remote", "origin", "--format", "json", "beta").output)
     assert [(r["name"], r["here"]) for r in document["runs"]] == [("beta", "absent")]
     assert names_in(ls("--remote", "origin", runs["c"][:6], "-e", "cifar").output) == ["gamma"]
+
+
+def test_dvc_style_format_flags(runs: dict[str, str]) -> None:
+    as_json = json.loads(CliRunner().invoke(cli, ["exp", "show", "--json"]).output)
+    assert as_json == json.loads(ls("--format", "json").output)
+    assert ls("--csv").output == ls("--format", "csv").output
+    assert ls("--md").output == ls("--format", "md").output
+    result = CliRunner().invoke(cli, ["ls", "--yaml"])
+    assert result.exit_code == 2 and "No such option" in result.output and "--yaml" in result.output

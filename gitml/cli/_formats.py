@@ -30,14 +30,32 @@ def format_option(*choices: str, default: str = "table") -> Callable[[F], F]:
         def show(format: str) -> None: ...
     """
     allowed = choices or FORMATS
-    return click.option(
-        "--format",
-        "format",
-        type=click.Choice(allowed, case_sensitive=False),
-        default=default,
-        show_default=True,
-        help=f"Output format: {', '.join(allowed)}.",
-    )
+    shortcuts = [f for f in ("json", "csv", "md") if f in allowed]
+
+    def remember(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+        if value:
+            ctx.meta["gitml.format"] = param.name
+
+    def choose(ctx: click.Context, param: click.Parameter, value: str) -> str:
+        return str(ctx.meta.get("gitml.format", value))
+
+    def decorate(fn: F) -> F:
+        fn = click.option(
+            "--format",
+            "format",
+            type=click.Choice(allowed, case_sensitive=False),
+            default=default,
+            show_default=True,
+            callback=choose,
+            help=f"Output format: {', '.join(allowed)}"
+            + (f" (or {', '.join('--' + f for f in shortcuts)}, as DVC spells them)." if shortcuts else "."),
+        )(fn)
+        for name in shortcuts:  # dvc exp show --json / --csv / --md
+            fn = click.option(f"--{name}", name, is_flag=True, is_eager=True, expose_value=False,
+                              hidden=True, callback=remember)(fn)  # fmt: skip
+        return fn
+
+    return decorate
 
 
 def render(
