@@ -53,6 +53,10 @@ def describe(store: Store, run: str, log_lines: int | None = 20) -> dict[str, An
             info["models"].append(
                 {"name": name, "flavors": flavors, "uri": f"runs:/{rec.run_id}/{name}"}
             )
+    if info["models"]:
+        registered = registered_from(store, rec.run_id)
+        for model in info["models"]:
+            model["registered"] = registered.get(model["name"], [])
     found = store.lookup(tree, "output.log")
     info["log"] = None
     if found is not None and found[0] != MODE_TREE:
@@ -93,3 +97,19 @@ def format_duration(seconds: float | None) -> str | None:
         return f"{minutes}m{sec:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m"
+
+
+def registered_from(store: Store, run_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Model name in the run -> the registry versions made from it (name, version, aliases)."""
+    from .models import registry
+
+    out: dict[str, list[dict[str, Any]]] = {}
+    repo = store.root or store.gitdir
+    prefix = f"runs:/{run_id}/"
+    for name in registry.list_names(repo):
+        for v in registry.list_versions(name, repo):
+            if v.run_id == run_id and v.source.startswith(prefix):
+                out.setdefault(v.source[len(prefix) :], []).append(
+                    {"name": v.name, "version": v.version, "aliases": list(v.aliases)}
+                )
+    return out

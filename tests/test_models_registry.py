@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from sklearn.linear_model import LogisticRegression
 
 import gitml
+from gitml.cli import cli
 from gitml.cli.models import models as models_cli
 from gitml.errors import ModelError
 from gitml.models import registry
@@ -231,6 +232,12 @@ def test_log_model_with_registered_model_name(repo, clf):
         a = gitml.sklearn.log_model(clf, "model", registered_model_name="fraud")
         b = gitml.sklearn.log_model(clf, "model2", registered_model_name="fraud")
     assert (a.registered_model_version, b.registered_model_version) == (1, 2)
+    registry.set_alias("fraud", "champion", 1)
+    out = CliRunner().invoke(cli, ["show", a.run_id]).output
+    model_lines = [line.split() for line in out.splitlines()
+                   if line.split()[:1] in (["model"], ["model2"])]  # fmt: skip
+    assert model_lines[0][-3:] == ["fraud", "v1", "@champion"], out
+    assert model_lines[1][-2:] == ["fraud", "v2"], out
 
 
 def test_two_processes_registering_at_once_get_distinct_versions(repo, logged):

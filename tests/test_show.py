@@ -63,7 +63,7 @@ def test_describe(full_run: str) -> None:
     assert info["tags"] == {"stage": "dev"}
     assert info["artifacts"] == [{"path": "reports/report.txt", "size": 2048, "lfs": False}]
     assert info["models"] == [{"name": "clf", "flavors": ["python_function", "sklearn"],
-                               "uri": f"runs:/{full_run}/clf"}]  # fmt: skip
+                               "uri": f"runs:/{full_run}/clf", "registered": []}]  # fmt: skip
     assert info["log"].splitlines() == [f"log line {i}" for i in range(11, 31)]
     assert info["log_cut"] == "last 20 of 30 lines; --log for all"
     assert info["code"] and len(info["code"]) == 40

@@ -70,9 +70,18 @@ def _sections(info: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]
         ("artifacts", ["path", "size"],
          [[a["path"], human_size(a["size"]) + (" (LFS)" if a.get("lfs") else "")]
           for a in info["artifacts"]]),
-        ("models", ["name", "flavors", "uri"],
-         [[m["name"], ", ".join(m.get("flavors", [])), m["uri"]] for m in info["models"]]),
+        ("models", ["name", "flavors", "uri", "registered"],
+         [[m["name"], ", ".join(m.get("flavors", [])), m["uri"], _registered(m)]
+          for m in info["models"]]),
     ]  # fmt: skip
+
+
+def _registered(model: dict[str, Any]) -> str:
+    """``churn v1 @champion, churn v3`` for a model's registry versions."""
+    return ", ".join(
+        f"{r['name']} v{r['version']}" + "".join(f" @{a}" for a in r["aliases"])
+        for r in model.get("registered", [])
+    )
 
 
 def _facts(info: dict[str, Any]) -> list[tuple[str, str]]:

@@ -197,28 +197,10 @@ def run_detail(
     info["stale"] = runs.is_stale(rec.summary())
     for entry in info["artifacts"]:
         entry["kind"] = _kind(store, tree, f"artifacts/{entry['path']}")
-    registered = _registered_from(store, info["id"]) if info["models"] else {}
     for model in info["models"]:
         model.update(_model_manifest(store, tree, model["name"]))
-        model["registered"] = registered.get(model["name"], [])
     info["environment"] = rec.info.get("environment")
     return info
-
-
-def _registered_from(store: Store, run_id: str) -> dict[str, list[dict[str, Any]]]:
-    """Model name in the run -> the registry versions made from it (name, version, aliases)."""
-    from ..models import registry
-
-    out: dict[str, list[dict[str, Any]]] = {}
-    repo = store.root or store.gitdir
-    for name in registry.list_names(repo):
-        for v in registry.list_versions(name, repo):
-            prefix = f"runs:/{run_id}/"
-            if v.run_id == run_id and v.source.startswith(prefix):
-                out.setdefault(v.source[len(prefix) :], []).append(
-                    {"name": v.name, "version": v.version, "aliases": list(v.aliases)}
-                )
-    return out
 
 
 def _model_manifest(store: Store, tree: str, name: str) -> dict[str, Any]:
