@@ -11,6 +11,7 @@ and at the end records status, exit code, metrics files and ``--out`` artifacts.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import glob
 import json
@@ -229,6 +230,40 @@ def _stat_key(path: str) -> tuple[int, int] | None:
 
 # ---------------------------------------------------------------------- running
 Echo = Callable[[bytes], None]
+
+
+def grid(spec: LaunchSpec, axes: list[str]) -> list[LaunchSpec]:
+    """One spec per combination of ``key=v1,v2,...`` values (``gitml run --grid``), in order,
+    the last key varying fastest; each is named ``<name>-<n>`` when the spec has a name.
+
+    Raises:
+        InvalidValue: an axis that is not ``key=v1,v2,...``, a key given twice or also
+            given with ``-p``, or an empty value.
+    """
+    import itertools
+
+    parsed = params_file.parse_assignments(axes, "--grid")
+    keys_seen = [k for k, _ in parsed]
+    fixed = {k for k, _ in params_file.parse_assignments(spec.params, "-p")}
+    for key in keys_seen:
+        if keys_seen.count(key) > 1:
+            raise InvalidValue(f"--grid {key} is given twice; list its values once: {key}=a,b,c")
+        if key in fixed:
+            raise InvalidValue(f"{key} is both a -p param and a --grid axis; keep one")
+    values = []
+    for key, text in parsed:
+        items = [v.strip() for v in text.split(",")]
+        if not text.strip() or any(not v for v in items):
+            raise InvalidValue(f"--grid {key}={text!r} has an empty value; use {key}=a,b,c")
+        values.append(items)
+    out = []
+    for n, combo in enumerate(itertools.product(*values), start=1):
+        extra = [f"{k}={v}" for k, v in zip(keys_seen, combo, strict=True)]
+        out.append(dataclasses.replace(
+            spec, params=[*spec.params, *extra],
+            name=f"{spec.name}-{n}" if spec.name else None,
+        ))  # fmt: skip
+    return out
 
 
 def launch(

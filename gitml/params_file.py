@@ -111,7 +111,7 @@ def parse_assignments(
         key, sep, value = item.partition("=")
         if not sep:
             raise InvalidValue(f"{what} {item!r} must look like key=value")
-        keys.validate_key(key.strip(), "param key" if what == "-p" else "tag key")
+        keys.validate_key(key.strip(), "tag key" if what == "--tag" else "param key")
         out.append((key.strip(), value))
     return out
 

@@ -640,3 +640,47 @@ def test_run_on_an_unborn_branch(empty_repo: Any) -> None:
     assert rec.info["source"]["dirty"] is True
     assert tree_file(rec, "code/train.py") == b"print('hi')\n"
     empty_repo.fsck()
+
+
+# ---------------------------------------------------------------------- --grid
+def test_grid_runs_every_combination(repo: Any) -> None:
+    script = (
+        "import gitml, sys\n"
+        "p = gitml.params()\n"
+        "gitml.log_metric('score', p['lr'] * p['depth'])\n"
+        "sys.exit(3 if (p['lr'], p['depth']) == (0.5, 2) else 0)\n"
+    )
+    out = gitml("run", "-n", "sweep", "--grid", "lr=0.1,0.5", "--grid", "depth=1,2",
+                "-p", "seed=7", "--", sys.executable, "-c", script, "--lr", "{lr}")  # fmt: skip
+    assert out.returncode == 1, out.stderr  # one combination failed
+    err = out.stderr.decode()
+    lines = err.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["run", "grid"])
+    assert [line.split()[:4] for line in lines[header + 2 :]] == [
+        ["sweep-1", "lr=0.1", "depth=1", "FINISHED"], ["sweep-2", "lr=0.1", "depth=2", "FINISHED"],
+        ["sweep-3", "lr=0.5", "depth=1", "FINISHED"], ["sweep-4", "lr=0.5", "depth=2", "FAILED"],
+    ]  # fmt: skip
+    from gitml import Client
+
+    c = Client()
+    runs_by_name = {r.info.run_name: r for r in (c.get_run(f"sweep-{i}") for i in range(1, 5))}
+    assert runs_by_name["sweep-2"].data.params == {"lr": 0.1, "depth": 2, "seed": 7}
+    assert runs_by_name["sweep-2"].data.metrics == {"score": 0.2}
+    assert runs_by_name["sweep-4"].info.status == "FAILED"
+    assert runs_by_name["sweep-3"].extra["command"][-1] == "0.5"  # {lr} substituted per run
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--grid", "lr"], "--grid 'lr' must look like key=value"),
+        (["--grid", "lr=0.1,"], "has an empty value; use lr=a,b,c"),
+        (["--grid", "lr=1,2", "--grid", "lr=3"], "--grid lr is given twice"),
+        (["-p", "lr=1", "--grid", "lr=1,2"], "lr is both a -p param and a --grid axis"),
+        (["--grid", "a//b=1,2"], "invalid param key 'a//b'"),
+    ],
+)
+def test_grid_errors_write_nothing(repo: Any, args: list[str], message: str) -> None:
+    out = gitml("run", *args, "--", "true")
+    assert out.returncode == 1 and message in out.stderr.decode(), out.stderr
+    assert b"Traceback" not in out.stderr and repo.run_refs() == {}

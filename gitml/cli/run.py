@@ -33,6 +33,9 @@ import click
 @click.option(
     "--tag", "tags", multiple=True, metavar="KEY=VALUE", help="A tag of the run (repeatable)."
 )
+@click.option("--grid", "grid", multiple=True, metavar="KEY=V1,V2,...",
+              help="Run the command once per combination of these values (repeatable: the "
+                   "grid of every axis), one run each, named NAME-1, NAME-2...")  # fmt: skip
 @click.option("--no-code", is_flag=True, help="Do not record the snapshot of the workspace.")
 @click.option("-q", "--quiet", is_flag=True,
               help="Do not copy the output to the terminal (it is still recorded).")  # fmt: skip
@@ -45,6 +48,7 @@ def run(
     metrics_files: tuple[str, ...],
     outs: tuple[str, ...],
     tags: tuple[str, ...],
+    grid: tuple[str, ...],
     no_code: bool,
     quiet: bool,
     command: tuple[str, ...],
@@ -56,9 +60,11 @@ def run(
       gitml run -n lr-sweep-1 -e mnist -p lr=0.01 -- python train.py --lr {lr}
 
     Exits with the command's exit code. Ctrl-C and SIGTERM are passed on to the command;
-    the run is then KILLED.
+    the run is then KILLED. With --grid, each combination is a run of its own, one after
+    the other; gitml exits 1 when any of them failed, and an interrupt stops the sweep.
     """
     from ..launch import LaunchSpec, launch
+    from ..launch import grid as expand
 
     if not command:
         raise click.UsageError("missing COMMAND; use: gitml run [OPTIONS] -- COMMAND [ARGS]...")
@@ -74,21 +80,45 @@ def run(
         code=not no_code,
         quiet=quiet,
     )
-    result = launch(spec, message=lambda text: click.echo(text, err=True))
-    how = f"exit {result.exit_code}"
-    if result.signal is not None:
-        how = f"{signal.Signals(result.signal).name} passed on, exit {result.exit_code}"
-    click.echo(
-        f"gitml: run {result.name} {result.status} ({how}, {_seconds(result.duration)}); "
-        f"see `{result.show_hint}`",
-        err=True,
-    )
+    specs = expand(spec, list(grid)) if grid else [spec]
+    results = []
+    for one in specs:
+        result = launch(one, message=lambda text: click.echo(text, err=True))
+        results.append(result)
+        how = f"exit {result.exit_code}"
+        if result.signal is not None:
+            how = f"{signal.Signals(result.signal).name} passed on, exit {result.exit_code}"
+        click.echo(
+            f"gitml: run {result.name} {result.status} ({how}, {_seconds(result.duration)}); "
+            f"see `{result.show_hint}`",
+            err=True,
+        )
+        if result.signal is not None:
+            break  # an interrupt stops a sweep
+    if grid:
+        _sweep_summary(specs, results, len(grid))
+        if result.signal is None:
+            sys.exit(1 if any(r.exit_code for r in results) else 0)
     if result.signal is not None and _is_real_process():
         # die of the same signal, so a calling shell or script sees the interrupt
         sys.stdout.flush()
         signal.signal(result.signal, signal.SIG_DFL)
         os.kill(os.getpid(), result.signal)
     sys.exit(result.exit_code)
+
+
+def _sweep_summary(specs: list, results: list, axes: int) -> None:  # type: ignore[type-arg]
+    """The table of a --grid sweep: each run, its grid values, how it ended."""
+    from tabulate import tabulate
+
+    rows = []
+    for one, result in zip(specs, results, strict=False):
+        values = " ".join(one.params[-axes:])
+        rows.append([result.name, values, result.status, result.exit_code])
+    if len(results) < len(specs):
+        rows += [["(not run)", " ".join(one.params[-axes:]), "", ""] for one in specs[len(results):]]
+    click.echo(tabulate(rows, headers=["run", "grid", "status", "exit"], tablefmt="simple"),
+               err=True)  # fmt: skip
 
 
 def _seconds(duration: float) -> str:
