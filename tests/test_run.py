@@ -684,3 +684,16 @@ def test_grid_errors_write_nothing(repo: Any, args: list[str], message: str) -> 
     out = gitml("run", *args, "--", "true")
     assert out.returncode == 1 and message in out.stderr.decode(), out.stderr
     assert b"Traceback" not in out.stderr and repo.run_refs() == {}
+
+
+def test_an_interrupt_stops_a_sweep(repo: Any) -> None:
+    code = "import time\nprint('started', flush=True)\ntime.sleep(30)\n"
+    proc = start("run", "-n", "long", "--grid", "k=1,2,3", "--", sys.executable, "-c", code)
+    wait_for_line(proc, b"started")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGINT, err
+    text = err.decode()
+    assert "(not run)" in text and text.count("(not run)") == 2, text
+    (rec,) = [only_run(repo)]
+    assert rec.info["name"] == "long-1" and rec.info["status"] == "KILLED"
