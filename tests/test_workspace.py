@@ -209,3 +209,19 @@ def test_apply_in_a_bare_repository_is_refused(tmp_path: Path, monkeypatch: pyte
     monkeypatch.chdir(bare)
     code, out = invoke("apply", "anything")
     assert code == 1 and "a bare repository has no workspace to apply a run's code to" in out
+
+
+def test_apply_refuses_a_code_tree_with_an_unsafe_path(repo: GitRepo) -> None:
+    """A run pulled from someone else could carry a crafted tree: nothing leaves the workspace."""
+    from gitml.store import MODE_FILE, MODE_TREE
+
+    store = Store.discover()
+    blob = store.add_blob(b"owned\n")
+    inner = store.add_tree({"evil.txt": (MODE_FILE, blob)})
+    crafted = store.add_tree({"..": (MODE_TREE, inner), "ok.txt": (MODE_FILE, blob)})
+    w = runs.create(store, name="crafted", code=False)
+    w.set_entry("code", (MODE_TREE, crafted))
+    w.flush()
+    code, out = invoke("apply", "crafted")
+    assert code == 1 and "has an unsafe path in its code: '../evil.txt'" in out, out
+    assert not (repo.path.parent / "evil.txt").exists() and not (repo.path / "ok.txt").exists()
