@@ -331,6 +331,16 @@ def test_compare_two_runs(page: Any, served: tuple[UI, dict[str, str]]) -> None:
         ".map((th) => th.getBoundingClientRect().width)"
     )
     assert len(widths) == 2 and abs(widths[0] - widths[1]) < 1.5, widths
+    page.wait_for_selector("#scatter-chart[data-ready]")
+    assert page.locator("#scatter-x").input_value() == "params.lr"  # the param that changed
+    page.select_option("#scatter-y", "metrics.loss")
+    page.wait_for_function(
+        "() => document.getElementById('scatter-chart').dataset.points === '2'"
+    )
+    assert "y=metrics.loss" in page.url
+    xs = page.evaluate("() => document.getElementById('scatter-chart')._plot.data[0]")
+    assert xs == [0.01, 0.1]  # one point per run, sorted by x
+    assert page.locator("#scatter-note").inner_text() == "beta (0.01, 0.4) · alpha (0.1, 0.0833333)"
     page.wait_for_selector("#code-diff p")
     shot(page, "compare")
 

@@ -207,19 +207,25 @@ const G = (() => {
     const opts = {
       width,
       height: spec.height || 220,
-      scales: {x: {time: false}, y: {distr: spec.log ? 3 : 1}},
+      scales: spec.scatter
+        ? {x: {time: false, range: padded}, y: {range: padded}}  // points off the frame's edge
+        : {x: {time: false}, y: {distr: spec.log ? 3 : 1}},
       legend: {show: series.length > 1 || !!spec.legend},
       cursor: {drag: {x: true, y: false}},
-      series: [{label: spec.xLabel || "step"}].concat(series.map((s, i) => ({
-        label: s.label,
-        stroke: s.color || PALETTE[i % PALETTE.length],
-        width: 1.5,
-        spanGaps: true,
-        points: {show: !many, size: 4},
-        value: (u, v) => (v === null || v === undefined ? "—" : fmt(v)),
-      }))),
+      series: [{label: spec.xLabel || "step", value: (u, v) => (v === null || v === undefined ? "—" : fmt(v))}]
+        .concat(series.map((s, i) => ({
+          label: s.label,
+          stroke: s.color || PALETTE[i % PALETTE.length],
+          width: 1.5,
+          spanGaps: true,
+          // a scatter (one point per run) draws points only
+          ...(spec.scatter ? {paths: () => null, points: {show: true, size: 9, fill: s.color || PALETTE[i % PALETTE.length]}}
+            : {points: {show: !many, size: 4}}),
+          value: (u, v) => (v === null || v === undefined ? "—" : fmt(v)),
+        }))),
       axes: [
-        {label: spec.xLabel || "step", size: 36, labelSize: 14, incrs: STEP_INCREMENTS},
+        {label: spec.xLabel || "step", size: 36, labelSize: 14, incrs: spec.scatter ? undefined : STEP_INCREMENTS,
+         values: spec.scatter ? (u, ticks) => ticks.map((t) => fmt(t)) : undefined},
         // a log axis labels only some ticks: uPlot passes null for the others
         {size: 64, values: (u, ticks) => ticks.map((t) => (t === null || t === undefined ? "" : fmt(t)))},
       ],
@@ -235,6 +241,13 @@ const G = (() => {
       container._resize.observe(container);
     }
     return plot;
+  }
+
+  /** A scale's range with 6% of room on both sides (a unit around a single value). */
+  function padded(u, min, max) {
+    if (min === null || max === null) return [0, 1];
+    const room = max > min ? (max - min) * 0.06 : Math.abs(min) * 0.1 || 1;
+    return [min - room, max + room];
   }
 
   /** x values for one history: its steps, or point numbers when every step is the same. */

@@ -11,6 +11,8 @@
     metric: query.get("metric") || "",
     log: query.get("log") === "1",
     smoothing: parseFloat(query.get("smoothing") || "0") || 0,
+    x: query.get("x") || "",
+    y: query.get("y") || "",
   };
   let cmp = null;
 
@@ -21,6 +23,8 @@
     if (state.metric) q.set("metric", state.metric);
     if (state.log) q.set("log", "1");
     if (state.smoothing) q.set("smoothing", String(state.smoothing));
+    if (state.x) q.set("x", state.x);
+    if (state.y) q.set("y", state.y);
     history.replaceState(null, "", `?${q.toString().replace(/%2C/g, ",")}`);
   }
 
@@ -50,9 +54,11 @@
       el("div", {class: "cards"},
         el("section", {class: "card wide", id: "sec-values"}),
         el("section", {class: "card wide", id: "sec-chart"}),
+        el("section", {class: "card wide", id: "sec-scatter"}),
         el("section", {class: "card wide", id: "sec-code"})));
     renderTables();
     renderChartControls();
+    renderScatter();
     renderCodeControls();
     writeUrl();
   }
@@ -133,6 +139,54 @@
       el("div", {class: "chart", id: "compare-chart"}),
       el("p", {class: "muted", id: "chart-note"}));
     draw();
+  }
+
+  // ---------------------------------------------------------------- scatter
+
+  /** Rows (params or metrics) whose present values are all numbers, as "entity.key". */
+  function numericRows(rows, entity) {
+    return (rows || []).filter((r) => r.present.filter(Boolean).length >= 1
+      && r.values.every((v, i) => !r.present[i] || typeof v === "number"))
+      .map((r) => ({name: `${entity}.${r.key}`, row: r}));
+  }
+
+  function renderScatter() {
+    const node = clear(document.getElementById("sec-scatter"));
+    node.append(el("h2", {}, "Scatter: one point per run"));
+    const xs = numericRows(cmp.params, "params").concat(numericRows(cmp.metrics, "metrics"));
+    const ys = numericRows(cmp.metrics, "metrics");
+    if (!xs.length || !ys.length) {
+      node.append(el("p", {class: "muted", id: "no-scatter"}, "No numeric param or metric to plot against a metric."));
+      return;
+    }
+    const names = (list) => list.map((c) => c.name);
+    if (!names(xs).includes(state.x)) state.x = (xs.find((c) => c.row.changed) || xs[0]).name;
+    if (!names(ys).includes(state.y)) {
+      state.y = names(ys).includes(`metrics.${state.metric}`) ? `metrics.${state.metric}` : ys[0].name;
+    }
+    const pick = (id, list, key) => el("select", {id, onchange: (e) => { state[key] = e.target.value; writeUrl(); drawScatter(xs, ys); }},
+      list.map((c) => el("option", {value: c.name, selected: c.name === state[key]}, c.name)));
+    node.append(el("div", {class: "controls"},
+        el("label", {}, "x ", pick("scatter-x", xs, "x")), el("label", {}, "y ", pick("scatter-y", ys, "y"))),
+      el("div", {class: "chart", id: "scatter-chart"}),
+      el("p", {class: "muted", id: "scatter-note"}));
+    drawScatter(xs, ys);
+  }
+
+  function drawScatter(xs, ys) {
+    const box = document.getElementById("scatter-chart");
+    const xr = xs.find((c) => c.name === state.x).row;
+    const yr = ys.find((c) => c.name === state.y).row;
+    const points = cmp.runs.map((r, i) => ({run: r, x: xr.values[i], y: yr.values[i], ok: xr.present[i] && yr.present[i]}))
+      .filter((p) => p.ok && typeof p.x === "number" && typeof p.y === "number")
+      .sort((a, b) => a.x - b.x);
+    G.chart(box, {xs: points.map((p) => p.x), xLabel: state.x, scatter: true, height: 280,
+                  series: [{label: state.y, values: points.map((p) => p.y)}]});
+    box.dataset.ready = "1";
+    const left = cmp.runs.length - points.length;
+    const each = points.map((p) => `${p.run.name || G.shortId(p.run.run_id)} (${fmt(p.x)}, ${fmt(p.y)})`);
+    document.getElementById("scatter-note").textContent =
+      each.join(" · ") + (left ? ` — ${left} run(s) without both values are not shown` : "");
   }
 
   function fetchHistory(runId, key) {
