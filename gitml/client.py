@@ -274,21 +274,23 @@ def dir_files(store: Store, local_dir: str) -> list[tuple[str, int, str]]:
     """Store a local folder's files: [(relative path, mode, blob id)], LFS above the threshold."""
     threshold = lfs_threshold(store)
     files = []
-    for dirpath, dirnames, filenames in os.walk(local_dir):
-        # a folder that is (or holds) a git checkout: its files, not its repository
-        dirnames[:] = sorted(d for d in dirnames if not keys.is_dotgit(d))
-        for fname in sorted(f for f in filenames if not keys.is_dotgit(f)):
-            full = os.path.join(dirpath, fname)
-            rel = os.path.relpath(full, local_dir).replace(os.sep, "/")
-            if os.path.islink(full) or os.path.isfile(full):
-                files.append((rel, *add_file(store, full, threshold)))
+    with store.batch():  # a pack for the folder, not a file per file
+        for dirpath, dirnames, filenames in os.walk(local_dir):
+            # a folder that is (or holds) a git checkout: its files, not its repository
+            dirnames[:] = sorted(d for d in dirnames if not keys.is_dotgit(d))
+            for fname in sorted(f for f in filenames if not keys.is_dotgit(f)):
+                full = os.path.join(dirpath, fname)
+                rel = os.path.relpath(full, local_dir).replace(os.sep, "/")
+                if os.path.islink(full) or os.path.isfile(full):
+                    files.append((rel, *add_file(store, full, threshold)))
     return files
 
 
 def dir_tree(store: Store, local_dir: str) -> str:
     """Store a local folder as a tree (files above the LFS threshold as pointers)."""
-    files = dir_files(store, local_dir)
-    return store.build_tree(files) if files else store.add_tree({})
+    with store.batch():
+        files = dir_files(store, local_dir)
+        return store.build_tree(files) if files else store.add_tree({})
 
 
 def text_artifact(w: runs.RunWriter, text: str | bytes, artifact_file: str) -> None:

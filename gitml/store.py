@@ -60,6 +60,9 @@ PACK_MIN_OBJECTS = 4
 # When the repository holds more packs than this (git's gc.autoPackLimit default), a
 # geometric ``git repack`` rolls the small ones up, so they never pile up.
 PACK_LIMIT = 50
+# A batch holding more than this many bytes is written out at once (then goes on), so a
+# folder of large files is never all in memory.
+PACK_MAX_BYTES = 32 << 20
 
 
 class Store:
@@ -163,7 +166,12 @@ class Store:
         """
         batch = self._batch
         if batch is not None:
-            batch.setdefault(obj.id, obj)
+            if obj.id not in batch:
+                batch[obj.id] = obj
+                self._local.size += obj.raw_length()
+                if self._local.size > PACK_MAX_BYTES:  # a big folder: write what is held
+                    self._batch, self._local.size = {}, 0
+                    self._write_batch(batch)
             return obj.id.decode()
         return self._add_loose(obj)
 
@@ -188,14 +196,15 @@ class Store:
     def batch(self) -> Iterator[None]:
         """Objects added inside are written together when the block ends, as one pack.
 
-        Reads inside the block see them. An exception drops them: nothing is written.
+        Reads inside the block see them. An exception drops those not written yet (a batch
+        past ``PACK_MAX_BYTES`` is written as it goes; unreferenced objects are harmless).
         A small batch goes loose, and so does every batch on a machine without git
         (git is what rolls the packs up).
         """
         if self._batch is not None:  # nested: the outer block writes
             yield
             return
-        self._batch = {}
+        self._batch, self._local.size = {}, 0
         try:
             yield
             pending, self._batch = self._batch, None
@@ -685,7 +694,12 @@ class Store:
 
         Tracked files as they are on disk (deleted ones left out), plus untracked,
         not-ignored files up to ``max_file`` bytes each (larger ones listed in ``skipped``).
+        Its new objects go to disk as one pack.
         """
+        with self.batch():
+            return self._snapshot(max_file)
+
+    def _snapshot(self, max_file: int | None) -> Snapshot:
         if self.root is None:
             raise NotARepository("a bare repository has no workspace to snapshot")
         if max_file is None:

@@ -437,3 +437,27 @@ def test_gc_waits_for_a_running_roll_up_only(repo: GitRepo) -> None:
     assert time.monotonic() - start < 1
     marker.write_text("garbage\n")
     store.wait_for_roll_up(timeout=30)  # an unreadable marker is no roll-up
+
+
+def test_a_big_batch_is_written_as_it_goes(
+    repo: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gitml import store as store_module
+
+    monkeypatch.setattr(store_module, "PACK_MAX_BYTES", 2000)
+    folder = tmp_path / "outputs"
+    folder.mkdir()
+    for i in range(12):
+        (folder / f"part-{i:02d}.bin").write_bytes(os.urandom(600))
+    packs = repo.path / ".git" / "objects" / "pack"
+    before = set(packs.glob("*.pack")) if packs.exists() else set()
+    with gitml.start_run() as run:
+        gitml.log_artifacts(str(folder), "outputs")
+    added = set(packs.glob("*.pack")) - before
+    assert len(added) >= 3, "a folder of 7 KiB in batches of 2 KB makes several packs"
+    c = gitml.Client()
+    listed = c.list_artifacts(run.info.run_id, "outputs")
+    assert sorted(a.path for a in listed) == [f"outputs/part-{i:02d}.bin" for i in range(12)]
+    out = Path(c.download_artifacts(run.info.run_id, "outputs/part-07.bin", str(tmp_path / "d")))
+    assert out.read_bytes() == (folder / "part-07.bin").read_bytes()
+    repo.fsck()
