@@ -143,9 +143,11 @@ class Client:
         data = figure_bytes(figure, artifact_file, save_kwargs)
         self._write(run, lambda w: text_artifact(w, data, artifact_file))
 
-    def log_image(self, run: str, image: Any, artifact_file: str) -> None:
-        from .media import image_bytes
+    def log_image(self, run: str, image: Any, artifact_file: str | None = None,
+                  *, key: str | None = None, step: int | None = None) -> None:  # fmt: skip
+        from .media import image_bytes, image_path
 
+        artifact_file = image_path(artifact_file, key, step)
         data = image_bytes(image, artifact_file)
         self._write(run, lambda w: text_artifact(w, data, artifact_file))
 

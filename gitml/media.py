@@ -101,6 +101,24 @@ def image_bytes(image: Any, artifact_file: str) -> bytes:
     return _png(array.tobytes(), array.shape[1], array.shape[0], 1 if array.ndim == 2 else array.shape[2])
 
 
+def image_path(artifact_file: str | None, key: str | None, step: int | None) -> str:
+    """Where ``log_image`` stores an image: ``artifact_file``, or ``images/<key>/step-N.png``.
+
+    Raises:
+        InvalidValue: both or neither of ``artifact_file`` and ``key``; a step that is not
+            a whole number.
+    """
+    if (artifact_file is None) == (key is None):
+        raise InvalidValue("log_image needs artifact_file (e.g. 'sample.png') or key (with step)")
+    if artifact_file is not None:
+        if step is not None:
+            raise InvalidValue("log_image: step goes with key, not with artifact_file")
+        return artifact_file
+    if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step < 0):
+        raise InvalidValue(f"log_image: step must be a whole number >= 0, not {step!r}")
+    return f"images/{key}/step-{step or 0:06d}.png"
+
+
 def _png(pixels: bytes, width: int, height: int, channels: int) -> bytes:
     """A PNG of 8-bit rows (gray, RGB or RGBA), without filters."""
     color = {1: 0, 3: 2, 4: 6}[channels]

@@ -383,10 +383,14 @@ def log_figure(figure: Any, artifact_file: str, *, save_kwargs: dict[str, Any] |
     text_artifact(_require(), data, artifact_file)
 
 
-def log_image(image: Any, artifact_file: str) -> None:
-    """Store a numpy array (0–255 integers or 0–1 floats) or a PIL image as ``artifact_file``."""
-    from .media import image_bytes
+def log_image(
+    image: Any, artifact_file: str | None = None, *, key: str | None = None, step: int | None = None
+) -> None:
+    """Store a numpy array (0–255 integers or 0–1 floats) or a PIL image as ``artifact_file``,
+    or, as MLflow's ``key``/``step`` form, as ``images/<key>/step-<step>.png`` (a series)."""
+    from .media import image_bytes, image_path
 
+    artifact_file = image_path(artifact_file, key, step)
     _check_artifact_file(artifact_file)
     data = image_bytes(image, artifact_file)
     text_artifact(_require(), data, artifact_file)

@@ -143,3 +143,27 @@ def test_png_writer_matches_pillow_pixel_for_pixel(tmp_path: Path) -> None:
     image = rng.integers(0, 256, size=(17, 9, 3), dtype=np.uint8)
     decoded = Image.open(io.BytesIO(image_bytes(image, "x.png")))
     assert np.array_equal(np.asarray(decoded), image)
+
+
+def test_log_image_key_and_step_make_a_series(repo: GitRepo) -> None:
+    with gitml.start_run() as run:
+        for step in range(3):
+            gitml.log_image(np.full((2, 2), step * 100, dtype=np.uint8), key="recon", step=step)
+    listed = Client().list_artifacts(run.info.run_id, "images/recon")
+    assert [a.path for a in listed] == [f"images/recon/step-{s:06d}.png" for s in range(3)]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({}, "needs artifact_file"),
+        ({"artifact_file": "a.png", "key": "k"}, "needs artifact_file"),
+        ({"artifact_file": "a.png", "step": 1}, "step goes with key"),
+        ({"key": "k", "step": -1}, "whole number >= 0"),
+        ({"key": "k/../..", "step": 1}, "invalid artifact path"),
+    ],
+)
+def test_log_image_key_errors(repo: GitRepo, kwargs: dict, message: str) -> None:
+    with pytest.raises((InvalidValue, ArtifactError)) as caught:
+        gitml.log_image(np.zeros((1, 1), dtype=np.uint8), **kwargs)
+    assert message in str(caught.value) and repo.run_refs() == {}
