@@ -145,8 +145,10 @@ def table_json(data: Any) -> str:
         rows = data.to_dict(orient="split")["data"]
     elif isinstance(data, dict):
         columns = [str(c) for c in data]
-        values = [list(v) if isinstance(v, (list, tuple)) or hasattr(v, "__iter__")
-                  and not isinstance(v, (str, bytes)) else [v] for v in data.values()]  # fmt: skip
+        values = [
+            [v] if isinstance(v, (str, bytes)) or not hasattr(v, "__iter__") else list(v)
+            for v in data.values()
+        ]
         lengths = {len(v) for v in values}
         if len(lengths) > 1:
             raise InvalidValue(

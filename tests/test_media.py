@@ -167,3 +167,37 @@ def test_log_image_key_errors(repo: GitRepo, kwargs: dict, message: str) -> None
     with pytest.raises((InvalidValue, ArtifactError)) as caught:
         gitml.log_image(np.zeros((1, 1), dtype=np.uint8), **kwargs)
     assert message in str(caught.value) and repo.run_refs() == {}
+
+
+def test_more_image_and_figure_errors(repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with pytest.raises(InvalidValue, match="an image array holds numbers, not <U1"):
+        gitml.log_image(np.array([["a"]]), "x.png")
+    fig = plt.figure()
+    with pytest.raises(InvalidValue, match="matplotlib cannot write 'plot.xyz'"):
+        gitml.log_figure(fig, "plot.xyz")
+    plt.close(fig)
+
+    class NoKaleido:  # a plotly figure whose image export fails, as without kaleido
+        def to_html(self) -> str:
+            return "<html></html>"
+
+        def to_image(self, format: str) -> bytes:  # noqa: A002 - plotly's name
+            raise ValueError("Image export using the 'kaleido' engine requires kaleido")
+
+    with pytest.raises(InvalidValue, match="log it as '.html' instead"):
+        gitml.log_figure(NoKaleido(), "chart.png")
+    monkeypatch.setitem(sys.modules, "PIL", None)  # Pillow not installed
+    with pytest.raises(InvalidValue, match="arrays are written as PNG without Pillow"):
+        gitml.log_image(np.zeros((2, 2), dtype=np.uint8), "x.jpg")
+    gitml.log_image(np.zeros((2, 2), dtype=np.uint8), "x.png")  # PNG needs no Pillow
+    run = gitml.active_run()
+    assert run is not None
+    gitml.end_run()
+    assert [a.path for a in Client().list_artifacts(run.info.run_id)] == ["x.png"]

@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from ..launch import LaunchResult, LaunchSpec
 
 
 @click.command(
@@ -107,7 +111,7 @@ def run(
     sys.exit(result.exit_code)
 
 
-def _sweep_summary(specs: list, results: list, axes: int) -> None:  # type: ignore[type-arg]
+def _sweep_summary(specs: list[LaunchSpec], results: list[LaunchResult], axes: int) -> None:
     """The table of a --grid sweep: each run, its grid values, how it ended."""
     from tabulate import tabulate
 

@@ -485,7 +485,7 @@ def models(store: Store) -> dict[str, Any]:
             "versions": len(versions),
             "latest": latest.version,
             "updated": latest.created,
-            "aliases": registry.aliases(name, store=store),
+            "aliases": dict(sorted((a, v.version) for v in versions for a in v.aliases)),
             "flavors": list(latest.flavors),
         })  # fmt: skip
     return {"models": out}
